@@ -45,6 +45,77 @@ Account::Account(const ShippedDefaults& d) {
   model_.groups[default_group_].is_default = true;
 }
 
+Result<Account> Account::restore(Model model) {
+  Account a(ShippedDefaults{});
+  a.model_ = Model{};
+  a.allocators_.clear();
+  a.default_group_ = GroupId{};
+  uint32_t max_id = 0;
+  auto seen = [&](uint32_t v) { max_id = std::max(max_id, v); };
+  for (const auto& [gid, g] : model.groups) {
+    seen(gid.value);
+    if (g.is_default) {
+      if (a.default_group_) return Error::invalid("groups", "two default groups");
+      a.default_group_ = gid;
+    }
+  }
+  if (!a.default_group_) return Error::invalid("groups", "no default group");
+  for (const auto& [pid, p] : model.profiles) {
+    seen(pid.value);
+    for (const auto* chain : {&p.inbound, &p.outbound}) {
+      for (const FirewallRule& r : chain->rules) seen(r.id.value);
+    }
+  }
+  for (const auto& [uid, u] : model.users) seen(uid.value);
+  for (const auto& [nid, n] : model.networks) {
+    seen(nid.value);
+    IpAllocator& alloc = a.allocators_[nid];
+    for (const IpPool& p : n.pools) {
+      seen(p.id.value);
+      if (Status s = alloc.add_pool(p.id, p.cidr); !s) {
+        return Error::invalid("networks[" + std::to_string(nid.value) + "].pools",
+                              s.error().message());
+      }
+    }
+    for (const Route& r : n.routes) seen(r.id.value);
+    for (const NatRule& r : n.nat_rules) seen(r.id.value);
+    for (const IpsecTunnel& t : n.tunnels) seen(t.id.value);
+  }
+  for (size_t i = 0; i < model.things.size(); ++i) {
+    Thing& t = model.things[i];
+    const std::string f = "things[" + std::to_string(t.id.value) + "]";
+    if (t.slot.value != i) return Error::invalid(f + ".slot", "slot does not match position");
+    const auto g = model.groups.find(t.group);
+    if (g == model.groups.end()) return Error::invalid(f + ".thingsGroupId", "no such group");
+    if (!a.by_id_.emplace(t.id.value, t.slot.value).second ||
+        !a.by_iccid_.emplace(t.iccid, t.slot.value).second ||
+        !a.by_imsi_.emplace(t.imsi, t.slot.value).second) {
+      return Error::invalid(f, "duplicate id, ICCID or IMSI");
+    }
+    a.next_thing_id_ = std::max(a.next_thing_id_, t.id.value + 1);
+    IpAllocator& alloc = a.allocators_[g->second.network];
+    if (t.locked_addr) {
+      if (Status s = alloc.reserve(*t.locked_addr); !s) {
+        return Error::invalid(f + ".lockedAddress", s.error().message());
+      }
+    }
+    if (t.session) {
+      const bool locked_same = t.locked_addr && *t.locked_addr == t.session->ue_addr;
+      if (!locked_same) {
+        if (Status s = alloc.reserve(t.session->ue_addr); !s) {
+          return Error::invalid(f + ".session.ueAddress", s.error().message());
+        }
+      }
+      if (!a.by_teid_.emplace(t.session->uplink_teid, t.slot.value).second) {
+        return Error::invalid(f + ".session.uplinkTeid", "TEID used twice");
+      }
+    }
+  }
+  a.next_id_ = max_id + 1;
+  a.model_ = std::move(model);
+  return a;
+}
+
 // ---------------------------------------------------------------- lookups
 
 const Thing* Account::thing(ThingId id) const noexcept {
@@ -360,10 +431,10 @@ Result<GroupId> Account::create_group(const ThingsGroup& spec) {
   FieldErrors errs;
   if (!network(spec.network)) errs.add("networkId", "no such network");
   if (!profile(spec.profile)) errs.add("ipProfileId", "no such IP profile");
-  for (const auto& [id, g] : model_.groups) {
-    if (g.name == spec.name) errs.add("name", "name taken");
-  }
   if (Status s = errs.status(); !s) return s.error();
+  for (const auto& [id, g] : model_.groups) {
+    if (g.name == spec.name) return Error::on_field(Code::kAlreadyExists, "name", "name taken");
+  }
   ThingsGroup g = spec;
   g.id = GroupId{next_id_++};
   g.is_default = false;
@@ -378,10 +449,12 @@ Status Account::update_group(GroupId id, const ThingsGroup& spec) {
   FieldErrors errs;
   if (!network(spec.network)) errs.add("networkId", "no such network");
   if (!profile(spec.profile)) errs.add("ipProfileId", "no such IP profile");
-  for (const auto& [oid, g] : model_.groups) {
-    if (oid != id && g.name == spec.name) errs.add("name", "name taken");
-  }
   if (Status s = errs.status(); !s) return s;
+  for (const auto& [oid, g] : model_.groups) {
+    if (oid != id && g.name == spec.name) {
+      return Error::on_field(Code::kAlreadyExists, "name", "name taken");
+    }
+  }
   if (spec.network != it->second.network) {
     for (const Thing& t : model_.things) {
       if (t.group == id && (t.session || t.ip_lock)) {
@@ -414,6 +487,12 @@ Status Account::delete_group(GroupId id) {
       }
     }
   }
+  for (const auto& [uid, u] : model_.users) {
+    if (u.role == Role::kGroupUser && u.groups.size() == 1 && u.groups[0] == id) {
+      return Error(Code::kFailedPrecondition, "the group is the only group of user " +
+                                                  std::to_string(uid.value));
+    }
+  }
   for (Thing& t : model_.things) {
     if (t.group == id) t.group = default_group_;
   }
@@ -440,6 +519,9 @@ Result<std::vector<ThingId>> Account::provision(const std::vector<Thing>& specs)
     const ThingsGroup* g = group(t.group);
     if (!g) one.add("thingsGroupId", "no such things group");
     if (t.session) one.add("session", "a provisioned thing has no session");
+    if (t.state == ThingState::kRetired && t.ip_lock) {
+      one.add("ipLock", "a RETIRED thing holds no address");
+    }
     if (!t.iccid.empty()) {
       if (by_iccid_.count(t.iccid)) one.add("iccid", "already provisioned");
       if (auto [it, fresh] = iccids.emplace(t.iccid, i); !fresh) {
@@ -602,6 +684,9 @@ Result<Session> Account::attach(ThingId id, const AttachRequest& req) {
   if (auto it = by_teid_.find(req.uplink_teid);
       it != by_teid_.end() && it->second != t->slot.value) {
     return Error::on_field(Code::kConflict, "uplinkTeid", "TEID in use by another session");
+  }
+  if (!req.imei.empty() && (!is_digits(req.imei) || req.imei.size() < 14 || req.imei.size() > 16)) {
+    return Error::invalid("imei", "must be 14 to 16 digits (IMEI or IMEISV)");
   }
   if (!req.imei.empty() && t->imei_lock && !t->imei.empty() && req.imei != t->imei) {
     return Error::on_field(Code::kPermissionDenied, "imei", "IMEI lock: device changed");

@@ -69,6 +69,12 @@ class Account {
  public:
   explicit Account(const ShippedDefaults& defaults = {});
 
+  // Rebuilds an account from a stored model (the persistence layer's load): indexes, address
+  // leases (locked and session addresses) and id counters. Fails, naming the object, when the
+  // model breaks an invariant the account keeps (duplicate ICCID, overlapping pools, an address
+  // outside its network, no default group, ...).
+  static Result<Account> restore(Model model);
+
   const Model& model() const noexcept { return model_; }
   GroupId default_group() const noexcept { return default_group_; }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cstdint>
 #include <random>
 #include <set>
@@ -533,8 +535,9 @@ TEST(IpAllocator, ReserveReleaseCyclesDoNotGrowTheReleaseQueue) {
 // Random allocate/reserve/release/resize against a std::set model; two pools whose ranges move
 // within their own /24s so they never overlap.
 TEST(IpAllocator, RandomOperationsMatchASetModel) {
+  // Fixed seeds keep CI hermetic; SIMCORE_SEED=<n> replays or explores one more.
   std::vector<uint64_t> seeds = {1, 2, 3, 4, 5, 6, 7, 8};
-  seeds.push_back(std::random_device{}());
+  if (const char* s = std::getenv("SIMCORE_SEED")) seeds = {std::strtoull(s, nullptr, 10)};
   for (const uint64_t seed : seeds) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937_64 rng(seed);
