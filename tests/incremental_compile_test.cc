@@ -35,9 +35,10 @@ void expect_same_tables(const core::CompiledTables& inc, const core::CompiledTab
     for (auto [x, y] : {std::pair{&a.inbound, &b.inbound}, std::pair{&a.outbound, &b.outbound}}) {
       ASSERT_EQ(x->default_action, y->default_action);
       ASSERT_EQ(x->rules.size(), y->rules.size()) << "profile " << i;
-      ASSERT_EQ(std::memcmp(x->rules.data(), y->rules.data(),
-                            x->rules.size() * sizeof(core::AclRule)),
-                0);
+      for (size_t r = 0; r < x->rules.size(); ++r) {
+        ASSERT_EQ(std::memcmp(&x->rules[r], &y->rules[r], sizeof(core::AclRule)), 0)
+            << "profile " << i << " rule " << r;
+      }
     }
   }
 }
