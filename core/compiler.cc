@@ -36,15 +36,6 @@ std::shared_ptr<const CompiledProfile> compile_profile(const IpProfile& p) {
   return cp;
 }
 
-bool nat_in_less(const NatRow& a, const NatRow& b) {
-  return std::tuple(from_be(a.public_ip).value, a.proto, port_host(a.public_port)) <
-         std::tuple(from_be(b.public_ip).value, b.proto, port_host(b.public_port));
-}
-bool nat_out_less(const NatRow& a, const NatRow& b) {
-  return std::tuple(from_be(a.thing_ip).value, a.proto, port_host(a.thing_port)) <
-         std::tuple(from_be(b.thing_ip).value, b.proto, port_host(b.thing_port));
-}
-
 }  // namespace
 
 CompiledChain compile_chain(const Chain& chain) {

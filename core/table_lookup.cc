@@ -1,7 +1,6 @@
 #include "core/table_lookup.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include "core/model.h"
 
@@ -86,16 +85,7 @@ Decision uplink(const CompiledTables& t, const PacketDesc& p, FlowMemory& flows)
   }
 
   // Port forwarding, source side.
-  NatRow key{};
-  key.thing_ip = s.ue_addr;
-  key.thing_port = port_be(p.sport);
-  key.proto = p.proto;
-  auto less = [](const NatRow& a, const NatRow& b) {
-    return std::tuple(from_be(a.thing_ip).value, a.proto, port_host(a.thing_port)) <
-           std::tuple(from_be(b.thing_ip).value, b.proto, port_host(b.thing_port));
-  };
-  auto nat = std::lower_bound(t.nat_out.begin(), t.nat_out.end(), key, less);
-  if (nat != t.nat_out.end() && !less(key, *nat)) {
+  if (const NatRow* nat = find_nat_out(t, s.ue_addr, p.proto, port_be(p.sport))) {
     d.out.src = from_be(nat->public_ip);
     d.out.sport = port_host(nat->public_port);
   }
@@ -122,16 +112,7 @@ Decision uplink(const CompiledTables& t, const PacketDesc& p, FlowMemory& flows)
 Decision downlink(const CompiledTables& t, const PacketDesc& p, FlowMemory& flows) {
   Decision d;
   d.out = p;
-  NatRow key{};
-  key.public_ip = to_be(p.dst);
-  key.public_port = port_be(p.dport);
-  key.proto = p.proto;
-  auto less = [](const NatRow& a, const NatRow& b) {
-    return std::tuple(from_be(a.public_ip).value, a.proto, port_host(a.public_port)) <
-           std::tuple(from_be(b.public_ip).value, b.proto, port_host(b.public_port));
-  };
-  auto nat = std::lower_bound(t.nat_in.begin(), t.nat_in.end(), key, less);
-  if (nat != t.nat_in.end() && !less(key, *nat)) {
+  if (const NatRow* nat = find_nat_in(t, to_be(p.dst), p.proto, port_be(p.dport))) {
     d.out.dst = from_be(nat->thing_ip);
     d.out.dport = port_host(nat->thing_port);
   }
@@ -142,6 +123,24 @@ Decision downlink(const CompiledTables& t, const PacketDesc& p, FlowMemory& flow
 }
 
 }  // namespace
+
+const NatRow* find_nat_in(const CompiledTables& t, Ipv4Be ip, uint8_t proto, PortBe port) noexcept {
+  NatRow key{};
+  key.public_ip = ip;
+  key.public_port = port;
+  key.proto = proto;
+  auto it = std::lower_bound(t.nat_in.begin(), t.nat_in.end(), key, nat_in_less);
+  return it != t.nat_in.end() && !nat_in_less(key, *it) ? &*it : nullptr;
+}
+
+const NatRow* find_nat_out(const CompiledTables& t, Ipv4Be ip, uint8_t proto, PortBe port) noexcept {
+  NatRow key{};
+  key.thing_ip = ip;
+  key.thing_port = port;
+  key.proto = proto;
+  auto it = std::lower_bound(t.nat_out.begin(), t.nat_out.end(), key, nat_out_less);
+  return it != t.nat_out.end() && !nat_out_less(key, *it) ? &*it : nullptr;
+}
 
 int lookup_chain(const CompiledChain& chain, uint8_t proto, uint32_t remote_addr,
                  uint16_t remote_port, uint16_t local_port) noexcept {

@@ -14,6 +14,11 @@ namespace simcore::core {
 
 Decision lookup_packet(const CompiledTables& t, const PacketDesc& p, FlowMemory& flows);
 
+// Returns the port-forwarding rule for a packet to public ip:port, or nullptr (downlink).
+const NatRow* find_nat_in(const CompiledTables& t, Ipv4Be ip, uint8_t proto, PortBe port) noexcept;
+// Returns the rule whose Thing side is ip:port, or nullptr (uplink source rewrite).
+const NatRow* find_nat_out(const CompiledTables& t, Ipv4Be ip, uint8_t proto, PortBe port) noexcept;
+
 // Returns the index of the first rule of `chain` matching, or -1. Host-order arguments.
 int lookup_chain(const CompiledChain& chain, uint8_t proto, uint32_t remote_addr,
                  uint16_t remote_port, uint16_t local_port) noexcept;

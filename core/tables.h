@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -113,6 +114,16 @@ struct NatRow {
   uint32_t rule_id;
 };
 static_assert(sizeof(NatRow) == 24 && std::is_trivially_copyable_v<NatRow>);
+
+// The orders nat_in and nat_out are sorted in; lookups binary-search with the same functions.
+inline bool nat_in_less(const NatRow& a, const NatRow& b) noexcept {
+  return std::tuple(from_be(a.public_ip).value, a.proto, port_host(a.public_port)) <
+         std::tuple(from_be(b.public_ip).value, b.proto, port_host(b.public_port));
+}
+inline bool nat_out_less(const NatRow& a, const NatRow& b) noexcept {
+  return std::tuple(from_be(a.thing_ip).value, a.proto, port_host(a.thing_port)) <
+         std::tuple(from_be(b.thing_ip).value, b.proto, port_host(b.thing_port));
+}
 
 struct TunnelRow {
   uint32_t tunnel_id;
