@@ -283,7 +283,7 @@ const std::vector<BadThing>& bad_things() {
       {"ICCID empty", [](Thing& t) { t.iccid.clear(); }, {"iccid"}},
       {"IMSI 16 digits", [](Thing& t) { t.imsi += "1"; }, {"imsi"}},
       {"IMSI 5 digits", [](Thing& t) { t.imsi = "26201"; }, {"imsi"}},
-      {"IMSI with leading 0", [](Thing& t) { t.imsi[0] = '0'; }, {"imsi"}},
+      {"IMSI with a letter", [](Thing& t) { t.imsi[5] = 'x'; }, {"imsi"}},
       {"IMSI with a dash", [](Thing& t) { t.imsi[5] = '-'; }, {"imsi"}},
       {"IMSI empty", [](Thing& t) { t.imsi.clear(); }, {"imsi"}},
       {"MSISDN with +", [](Thing& t) { t.msisdn = "+" + t.msisdn; }, {"msisdn"}},
@@ -1304,6 +1304,15 @@ TEST_F(AccountTest, ARetiredSimIsNotProvisionedWithALockedAddress) {
   const uint64_t leased = alloc(def_net()).leased();
   EXPECT_TRUE(Fails(acct_.provision({t}), Code::kInvalidArgument, {"[0].ipLock"}));
   EXPECT_EQ(alloc(def_net()).leased(), leased);
+}
+
+TEST_F(AccountTest, TestNetworkImsisWithMcc001AreAccepted) {
+  // Lab captures (magma) use MCC 001; their Create Sessions must find the provisioned Thing.
+  Thing t = sim(79);
+  t.imsi = "001020000000064";
+  const ThingId id = provision(t);
+  ASSERT_NE(acct_.thing_by_imsi("001020000000064"), nullptr);
+  EXPECT_EQ(acct_.thing_by_imsi("001020000000064")->id, id);
 }
 
 }  // namespace

@@ -74,11 +74,10 @@ Status validate_thing(const Thing& t) {
   if (!is_digits(t.iccid) || t.iccid.size() < 19 || t.iccid.size() > 20) {
     errs.add("iccid", "must be 19 or 20 digits");
   }
-  // IMSI: E.212, MCC(3) + MNC(2-3) + MSIN, 6 to 15 digits; a leading zero cannot be a MCC.
+  // IMSI: E.212, MCC(3) + MNC(2-3) + MSIN, 6 to 15 digits. MCC 001 (test networks, as in real
+  // lab captures) starts with 0, so a leading zero is allowed.
   if (!is_digits(t.imsi) || t.imsi.size() < 6 || t.imsi.size() > 15) {
     errs.add("imsi", "must be 6 to 15 digits");
-  } else if (t.imsi[0] == '0') {
-    errs.add("imsi", "must not start with 0 (MCCs start with 2-7)");
   }
   if (!t.msisdn.empty() && (!is_digits(t.msisdn) || t.msisdn.size() > 15)) {
     errs.add("msisdn", "must be up to 15 digits");
