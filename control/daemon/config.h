@@ -1,0 +1,38 @@
+// control/daemon/config.h — simcored's configuration file (YAML). Every key is optional; the
+// embedded defaults serve the API on 127.0.0.1:8080 with the data directory ./simcore-data.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+
+namespace simcore::ctl {
+
+struct DaemonConfig {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 8080;  // 0: an ephemeral port (printed on start)
+  std::string data_dir = "simcore-data";
+  std::string api_prefix = "/iot/jpu/iotprogrammablesim";
+  std::string organization = "simcore";
+  // The first admin's client credentials, used on the first start only; empty: generated and
+  // printed once.
+  std::string admin_client_id;
+  std::string admin_client_secret;
+  std::string admin_email = "admin@simcore.invalid";
+  int64_t token_ttl_s = 3600;
+  double rate_limit_per_s = 200;  // per client
+  double rate_limit_burst = 400;
+  size_t max_body_bytes = 4 << 20;
+  size_t max_connections = 1024;
+  std::optional<std::string> tls_cert_file;
+  std::optional<std::string> tls_key_file;
+};
+
+// Parses a config file; errors name the key ("port: must be 0 to 65535"). Unknown keys are
+// errors, so a typo is not silently ignored.
+core::Result<DaemonConfig> load_config_file(const std::string& path);
+core::Result<DaemonConfig> load_config_text(const std::string& text);
+
+}  // namespace simcore::ctl

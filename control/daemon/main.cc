@@ -1,0 +1,114 @@
+// simcored — the control daemon: the IoT Programmable SIM API over HTTP on the account stored
+// in its data directory. Logs are one JSON object per line on stderr.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "control/daemon/config.h"
+#include "control/daemon/service.h"
+#include "control/http/server.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: simcored [--config FILE] [--data-dir DIR] [--port N] [--help]
+
+Serves the IoT Programmable SIM API (prefix /iot/jpu/iotprogrammablesim) with the account stored
+in DIR (SQLite, created on the first start with the shipped defaults and a first admin).
+  --config FILE   YAML config (listenAddress, port, dataDir, apiPrefix, adminClientId,
+                  adminClientSecret, tokenTtlSeconds, rateLimitPerSecond, rateLimitBurst,
+                  maxBodyBytes, maxConnections, tlsCertFile, tlsKeyFile, organization)
+  --data-dir DIR  overrides dataDir
+  --port N        overrides port (0: any free port; the chosen one is printed)
+Stops cleanly on SIGTERM or SIGINT.
+)";
+
+void log_line(const std::string& event, const std::string& fields) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  std::fprintf(stderr, "{\"ts\":%lld,\"event\":\"%s\"%s%s}\n", static_cast<long long>(ms),
+               event.c_str(), fields.empty() ? "" : ",", fields.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace simcore;
+  std::string config_path, data_dir;
+  int port = -1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--config" && i + 1 < argc) {
+      config_path = next();
+    } else if (a == "--data-dir" && i + 1 < argc) {
+      data_dir = next();
+    } else if (a == "--port" && i + 1 < argc) {
+      port = std::atoi(next());
+    } else {
+      std::cerr << "simcored: unknown argument " << a << "\n" << kUsage;
+      return 2;
+    }
+  }
+  core::Result<ctl::DaemonConfig> cfg =
+      config_path.empty() ? ctl::load_config_text("") : ctl::load_config_file(config_path);
+  if (!cfg) {
+    std::cerr << "simcored: " << cfg.error().message() << "\n";
+    return 2;
+  }
+  if (!data_dir.empty()) cfg->data_dir = data_dir;
+  if (port >= 0) cfg->port = static_cast<uint16_t>(port);
+
+  ctl::PublisherSink sink;
+  auto now_ms = [] {
+    return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  };
+  auto service = ctl::Service::open(*cfg, sink, now_ms);
+  if (!service) {
+    std::cerr << "simcored: " << service.error().message() << "\n";
+    return 1;
+  }
+  ctl::http::ServerOptions opts;
+  opts.address = cfg->listen_address;
+  opts.port = cfg->port;
+  opts.body_limit = cfg->max_body_bytes;
+  opts.max_connections = cfg->max_connections;
+  if (cfg->tls_cert_file) opts.tls = ctl::http::TlsFiles{*cfg->tls_cert_file, *cfg->tls_key_file};
+  ctl::Service& svc = **service;
+  auto server = ctl::http::Server::create(
+      opts, [&svc](const ctl::http::Request& req) { return svc.handle(req); });
+  if (!server) {
+    std::cerr << "simcored: " << server.error().message() << "\n";
+    return 1;
+  }
+  boost::asio::signal_set signals((*server)->io_context(), SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log_line("stopping", "\"signal\":" + std::to_string(sig));
+    (*server)->stop();
+  });
+  const std::string scheme = cfg->tls_cert_file ? "https" : "http";
+  if (svc.generated_admin_secret()) {
+    // Shown once: only its hash is stored.
+    std::printf("first start: admin client_id %s client_secret %s\n", svc.admin_client_id().c_str(),
+                svc.generated_admin_secret()->c_str());
+  }
+  std::printf("simcored: listening on %s://%s:%u%s (data in %s, tables generation %llu)\n",
+              scheme.c_str(), cfg->listen_address.c_str(), (*server)->port(),
+              cfg->api_prefix.c_str(), cfg->data_dir.c_str(),
+              static_cast<unsigned long long>(svc.generation()));
+  std::fflush(stdout);
+  log_line("listening", "\"port\":" + std::to_string((*server)->port()));
+  (*server)->run();
+  log_line("stopped", "");
+  return 0;
+}

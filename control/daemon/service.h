@@ -1,0 +1,56 @@
+// control/daemon/service.h — the API's service layer: the one writer of the account.
+// Every request runs on the HTTP server's single thread, in order, so nothing here locks.
+// A write is validated by core::Account, stored in one SQLite transaction (acknowledged only
+// after commit), then recompiled (incrementally where the compiler can) and published to the
+// TablesSink. If the store refuses a write, the account is reloaded from the store, which
+// stays the source of truth.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "control/auth/tokens.h"
+#include "control/daemon/config.h"
+#include "control/daemon/tables_sink.h"
+#include "control/http/message.h"
+#include "control/http/rate_limit.h"
+#include "control/http/router.h"
+#include "control/store/store.h"
+#include "core/account.h"
+#include "core/compiler.h"
+
+namespace simcore::ctl {
+
+class Service {
+ public:
+  using Clock = std::function<int64_t()>;  // ms since the epoch
+
+  // Opens the store in cfg.data_dir; loads the account, or on the first start creates the
+  // shipped account and the first admin (credentials from cfg, or generated: see
+  // generated_admin_secret()); compiles and publishes. Fails with the store's or the
+  // compiler's error.
+  static core::Result<std::unique_ptr<Service>> open(const DaemonConfig& cfg, TablesSink& sink,
+                                                     Clock clock);
+  ~Service();
+
+  // Serves one request: token endpoint, or bearer check, rate limit, role check and route.
+  http::Response handle(const http::Request& req);
+
+  // The generated admin secret on a first start without one in the config (print it once).
+  const std::optional<std::string>& generated_admin_secret() const;
+  const std::string& admin_client_id() const;
+  // The generation of the last published tables.
+  uint64_t generation() const;
+  // Every route, for comparing with the OpenAPI document.
+  std::vector<http::RouteInfo> routes() const;
+
+  struct Impl;
+
+ private:
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace simcore::ctl
