@@ -92,10 +92,10 @@ TEST(Tokens, ResponseHasTheOriginalServicesShape) {
   const auto v = boost::json::parse(token_response_json(t, admin(), "acme"));
   const auto& o = v.as_object();
   // Every field of API.md, each a string like the original service's.
-  for (const char* k : {"access_token", "token_type", "expires_in", "issued_at", "client_id",
-                        "status", "scope", "refresh_token_expires_in", "refresh_count",
-                        "organization_name", "application_name", "developer_email",
-                        "api_product_list"}) {
+  for (const char* k :
+       {"access_token", "token_type", "expires_in", "issued_at", "client_id", "status", "scope",
+        "refresh_token_expires_in", "refresh_count", "organization_name", "application_name",
+        "developer_email", "api_product_list"}) {
     SCOPED_TRACE(k);
     ASSERT_TRUE(o.contains(k));
     EXPECT_TRUE(o.at(k).is_string());

@@ -33,9 +33,11 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
   if (!root || root.IsNull()) return c;
   if (!root.IsMap()) return core::Error::invalid("", "the config must be a map of keys");
   static const std::set<std::string> kKeys = {
-      "listenAddress", "port", "dataDir", "apiPrefix", "organization", "adminClientId",
-      "adminClientSecret", "adminEmail", "tokenTtlSeconds", "rateLimitPerSecond",
-      "rateLimitBurst", "maxBodyBytes", "maxConnections", "tlsCertFile", "tlsKeyFile"};
+      "listenAddress",      "port",           "dataDir",
+      "apiPrefix",          "organization",   "adminClientId",
+      "adminClientSecret",  "adminEmail",     "tokenTtlSeconds",
+      "rateLimitPerSecond", "rateLimitBurst", "maxBodyBytes",
+      "maxConnections",     "tlsCertFile",    "tlsKeyFile"};
   core::FieldErrors errs;
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>("");

@@ -14,7 +14,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: simcored [--config FILE] [--data-dir DIR] [--port N] [--help]
+constexpr const char* kUsage =
+    R"(usage: simcored [--config FILE] [--data-dir DIR] [--port N] [--help]
 
 Serves the IoT Programmable SIM API (prefix /iot/jpu/iotprogrammablesim) with the account stored
 in DIR (SQLite, created on the first start with the shipped defaults and a first admin).

@@ -38,8 +38,8 @@ bool role_allows(core::Role role, Access a) {
 
 std::string random_hex(size_t bytes) {
   std::string raw(bytes, '\0');
-  SIMCORE_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
-                           static_cast<int>(bytes)) == 1);
+  SIMCORE_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) ==
+                1);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
   for (unsigned char c : raw) {
@@ -96,6 +96,15 @@ struct Service::Impl {
   }
   Response fail(const Request& req, const core::Error& e) { return http::error_response(req, e); }
 
+  // Parses the JSON body and then the object from it; either failure names what is wrong.
+  template <class FromJson>
+  static auto parsed(const Request& req, FromJson from_json)
+      -> decltype(from_json(std::declval<const json::value&>())) {
+    auto body = api::parse_body(req.msg.body());
+    if (!body) return body.error();
+    return from_json(*body);
+  }
+
   // Runs `write` in one transaction. On a store failure the account is reloaded from the
   // store (nothing acknowledged is lost, nothing unacknowledged survives) and 503 follows.
   core::Status persist(const std::function<core::Status(Store::Txn&)>& write) {
@@ -110,8 +119,8 @@ struct Service::Impl {
       }
     }
     (void)republish_full();
-    return core::Error(core::Code::kUnavailable, "the store refused the write: " +
-                                                     st.error().message());
+    return core::Error(core::Code::kUnavailable,
+                       "the store refused the write: " + st.error().message());
   }
 
   core::Status republish_full() {
@@ -141,10 +150,9 @@ struct Service::Impl {
     const core::Thing* t = account.thing(core::ThingId{api::parse_id_text(id, ~0ull)});
     if (!t) return not_found("thing", id);
     if (caller->role == core::Role::kGroupUser &&
-        std::find(caller->groups.begin(), caller->groups.end(), t->group) ==
-            caller->groups.end()) {
-      return core::Error(core::Code::kPermissionDenied, "thing " + id +
-                                                            " is not in your things groups");
+        std::find(caller->groups.begin(), caller->groups.end(), t->group) == caller->groups.end()) {
+      return core::Error(core::Code::kPermissionDenied,
+                         "thing " + id + " is not in your things groups");
     }
     return t;
   }
@@ -207,23 +215,22 @@ struct Service::Impl {
     }
     Principal p{stored->user.id, id, stored->user.role, stored->user.groups};
     const IssuedToken t = tokens.issue(p);
-    return http::json_response(200, token_response_json(t, p, cfg.organization),
-                               req.request_id);
+    return http::json_response(200, token_response_json(t, p, cfg.organization), req.request_id);
   }
 
   // ------------------------------------------------------------------ routes
 
   void route(Verb v, std::string_view pattern, Access access,
              std::function<Response(const Request&, const PathParams&)> fn) {
-    core::Status st = router.add(v, pattern, [this, access, fn](const Request& req,
-                                                                const PathParams& p) {
-      if (!role_allows(caller->role, access)) {
-        return fail(req, core::Error(core::Code::kPermissionDenied,
-                                     std::string("role ") + core::role_name(caller->role) +
-                                         " may not do this"));
-      }
-      return fn(req, p);
-    });
+    core::Status st =
+        router.add(v, pattern, [this, access, fn](const Request& req, const PathParams& p) {
+          if (!role_allows(caller->role, access)) {
+            return fail(req, core::Error(core::Code::kPermissionDenied,
+                                         std::string("role ") + core::role_name(caller->role) +
+                                             " may not do this"));
+          }
+          return fn(req, p);
+        });
     SIMCORE_CHECK(st.ok());
   }
 
@@ -231,12 +238,11 @@ struct Service::Impl {
 };
 
 void Service::Impl::register_routes() {
-  SIMCORE_CHECK(router
-                    .add_unprefixed(Verb::post, "/oauth/client_credential/accesstoken",
-                                    [this](const Request& req, const PathParams&) {
-                                      return token(req);
-                                    })
-                    .ok());
+  SIMCORE_CHECK(
+      router
+          .add_unprefixed(Verb::post, "/oauth/client_credential/accesstoken",
+                          [this](const Request& req, const PathParams&) { return token(req); })
+          .ok());
 
   // ---- Things
   route(Verb::get, "/things", Access::kRead, [this](const Request& req, const PathParams&) {
@@ -246,7 +252,10 @@ void Service::Impl::register_routes() {
     core::FieldErrors errs;
     if (auto s = q->get("state")) {
       auto st = core::parse_state(*s);
-      if (st) state = *st; else errs.add("state", st.error().message());
+      if (st)
+        state = *st;
+      else
+        errs.add("state", st.error().message());
     }
     core::GroupId group;
     if (auto g = q->get("thingsGroupId")) {
@@ -281,9 +290,7 @@ void Service::Impl::register_routes() {
   });
 
   route(Verb::post, "/things", Access::kAdmin, [this](const Request& req, const PathParams&) {
-    auto body = api::parse_body(req.msg.body());
-    if (!body) return fail(req, body.error());
-    auto specs = api::things_create_from_json(*body);
+    auto specs = parsed(req, api::things_create_from_json);
     if (!specs) return fail(req, specs.error());
     auto ids = account.provision(*specs);
     if (!ids) return fail(req, ids.error().prefixed("things"));
@@ -321,9 +328,9 @@ void Service::Impl::register_routes() {
             return fail(req, core::Error(core::Code::kFailedPrecondition,
                                          "If-Match does not match the thing's ETag"));
           }
-          auto body = api::parse_body(req.msg.body());
-          if (!body) return fail(req, body.error());
-          auto patch = api::thing_patch_from_json(*body, (*t)->services);
+          auto patch = parsed(req, [&](const json::value& b) {
+            return api::thing_patch_from_json(b, (*t)->services);
+          });
           if (!patch) return fail(req, patch.error());
           if (patch->group && !may_see_group(*patch->group)) {
             return fail(req, core::Error::on_field(core::Code::kPermissionDenied, "thingsGroupId",
@@ -345,9 +352,7 @@ void Service::Impl::register_routes() {
         [this](const Request& req, const PathParams& p) {
           auto t = visible_thing(p);
           if (!t) return fail(req, t.error());
-          auto body = api::parse_body(req.msg.body());
-          if (!body) return fail(req, body.error());
-          auto to = api::state_change_from_json(*body);
+          auto to = parsed(req, api::state_change_from_json);
           if (!to) return fail(req, to.error());
           const core::ThingId id = (*t)->id;
           const core::ThingState from = (*t)->state;
@@ -382,13 +387,12 @@ void Service::Impl::register_routes() {
   route(Verb::get, "/thingsgroups", Access::kRead, [this](const Request& req, const PathParams&) {
     std::vector<const core::ThingsGroup*> all;
     for (const auto& [id, g] : account.model().groups) all.push_back(&g);
-    return list(req, all, [&](const core::ThingsGroup& g) { return may_see_group(g.id); },
-                [](const core::ThingsGroup& g) { return api::to_json(g); });
+    return list(
+        req, all, [&](const core::ThingsGroup& g) { return may_see_group(g.id); },
+        [](const core::ThingsGroup& g) { return api::to_json(g); });
   });
   route(Verb::post, "/thingsgroups", Access::kWrite, [this](const Request& req, const PathParams&) {
-    auto body = api::parse_body(req.msg.body());
-    if (!body) return fail(req, body.error());
-    auto spec = api::group_create_from_json(*body);
+    auto spec = parsed(req, api::group_create_from_json);
     if (!spec) return fail(req, spec.error());
     auto id = account.create_group(*spec);
     if (!id) return fail(req, id.error());
@@ -406,7 +410,8 @@ void Service::Impl::register_routes() {
           const core::GroupId id{
               static_cast<uint32_t>(api::parse_id_text(p.at("groupId"), 0xffffffffu))};
           const core::ThingsGroup* g = account.group(id);
-          if (!g || !may_see_group(id)) return fail(req, not_found("things group", p.at("groupId")));
+          if (!g || !may_see_group(id))
+            return fail(req, not_found("things group", p.at("groupId")));
           return json_ok(req, 200, api::to_json(*g));
         });
   route(Verb::delete_, "/thingsgroups/{groupId}", Access::kWrite,
@@ -437,13 +442,12 @@ void Service::Impl::register_routes() {
   route(Verb::get, "/networks", Access::kRead, [this](const Request& req, const PathParams&) {
     std::vector<const core::Network*> all;
     for (const auto& [id, n] : account.model().networks) all.push_back(&n);
-    return list(req, all, [](const core::Network&) { return true; },
-                [](const core::Network& n) { return api::to_json(n); });
+    return list(
+        req, all, [](const core::Network&) { return true; },
+        [](const core::Network& n) { return api::to_json(n); });
   });
   route(Verb::post, "/networks", Access::kWrite, [this](const Request& req, const PathParams&) {
-    auto body = api::parse_body(req.msg.body());
-    if (!body) return fail(req, body.error());
-    auto spec = api::network_create_from_json(*body);
+    auto spec = parsed(req, api::network_create_from_json);
     if (!spec) return fail(req, spec.error());
     auto id = account.create_network(*spec);
     if (!id) return fail(req, id.error());
@@ -463,23 +467,21 @@ void Service::Impl::register_routes() {
           if (!n) return fail(req, not_found("network", p.at("networkId")));
           std::vector<const core::IpPool*> all;
           for (const core::IpPool& x : n->pools) all.push_back(&x);
-          return list(req, all, [](const core::IpPool&) { return true; },
-                      [](const core::IpPool& x) { return api::to_json(x); });
+          return list(
+              req, all, [](const core::IpPool&) { return true; },
+              [](const core::IpPool& x) { return api::to_json(x); });
         });
   route(Verb::post, "/networks/{networkId}/ippools", Access::kWrite,
         [this](const Request& req, const PathParams& p) {
           const core::NetworkId nid{
               static_cast<uint32_t>(api::parse_id_text(p.at("networkId"), 0xffffffffu))};
           if (!account.network(nid)) return fail(req, not_found("network", p.at("networkId")));
-          auto body = api::parse_body(req.msg.body());
-          if (!body) return fail(req, body.error());
-          auto cidr = api::pool_from_json(*body);
+          auto cidr = parsed(req, api::pool_from_json);
           if (!cidr) return fail(req, cidr.error());
           auto pid = account.add_pool(nid, *cidr);
           if (!pid) return fail(req, pid.error());
           const core::Network& n = *account.network(nid);
-          if (core::Status st = persist([&](Store::Txn& txn) { return txn.put_network(n); });
-              !st) {
+          if (core::Status st = persist([&](Store::Txn& txn) { return txn.put_network(n); }); !st) {
             return fail(req, st.error());
           }
           (void)republish_full();
@@ -496,9 +498,7 @@ void Service::Impl::register_routes() {
         [this](const Request& req, const PathParams& p) {
           const core::Network* n = network_at(p);
           if (!n) return fail(req, not_found("network", p.at("networkId")));
-          auto body = api::parse_body(req.msg.body());
-          if (!body) return fail(req, body.error());
-          auto patch = api::network_patch_from_json(*body);
+          auto patch = parsed(req, api::network_patch_from_json);
           if (!patch) return fail(req, patch.error());
           const core::NetworkId id = n->id;
           if (core::Status st = account.update_network(id, *patch); !st) {
@@ -530,13 +530,12 @@ void Service::Impl::register_routes() {
   route(Verb::get, "/ipprofiles", Access::kRead, [this](const Request& req, const PathParams&) {
     std::vector<const core::IpProfile*> all;
     for (const auto& [id, x] : account.model().profiles) all.push_back(&x);
-    return list(req, all, [](const core::IpProfile&) { return true; },
-                [](const core::IpProfile& x) { return api::to_json(x); });
+    return list(
+        req, all, [](const core::IpProfile&) { return true; },
+        [](const core::IpProfile& x) { return api::to_json(x); });
   });
   route(Verb::post, "/ipprofiles", Access::kWrite, [this](const Request& req, const PathParams&) {
-    auto body = api::parse_body(req.msg.body());
-    if (!body) return fail(req, body.error());
-    auto spec = api::profile_create_from_json(*body);
+    auto spec = parsed(req, api::profile_create_from_json);
     if (!spec) return fail(req, spec.error());
     auto id = account.create_profile(*spec);
     if (!id) return fail(req, id.error());
@@ -556,27 +555,26 @@ void Service::Impl::register_routes() {
           if (!x) return fail(req, not_found("IP profile", p.at("profileId")));
           return json_ok(req, 200, api::to_json(*x));
         });
-  route(Verb::patch, "/ipprofiles/{profileId}", Access::kWrite,
-        [this](const Request& req, const PathParams& p) {
-          const core::IpProfile* x = profile_at(p);
-          if (!x) return fail(req, not_found("IP profile", p.at("profileId")));
-          auto body = api::parse_body(req.msg.body());
-          if (!body) return fail(req, body.error());
-          auto next = api::profile_patch_from_json(*body, *x);
-          if (!next) return fail(req, next.error());
-          const core::ProfileId id = x->id;
-          if (core::Status st = account.replace_profile(id, *next); !st) {
-            return fail(req, st.error());
-          }
-          const core::IpProfile& now = *account.profile(id);
-          if (core::Status st = persist([&](Store::Txn& txn) { return txn.put_profile(now); });
-              !st) {
-            return fail(req, st.error());
-          }
-          // Only this profile's chains change: the compiler swaps them in place.
-          if (auto t = compiler.update_profile(account.model(), id)) sink.publish(*t);
-          return json_ok(req, 200, api::to_json(now));
-        });
+  route(
+      Verb::patch, "/ipprofiles/{profileId}", Access::kWrite,
+      [this](const Request& req, const PathParams& p) {
+        const core::IpProfile* x = profile_at(p);
+        if (!x) return fail(req, not_found("IP profile", p.at("profileId")));
+        auto next =
+            parsed(req, [&](const json::value& b) { return api::profile_patch_from_json(b, *x); });
+        if (!next) return fail(req, next.error());
+        const core::ProfileId id = x->id;
+        if (core::Status st = account.replace_profile(id, *next); !st) {
+          return fail(req, st.error());
+        }
+        const core::IpProfile& now = *account.profile(id);
+        if (core::Status st = persist([&](Store::Txn& txn) { return txn.put_profile(now); }); !st) {
+          return fail(req, st.error());
+        }
+        // Only this profile's chains change: the compiler swaps them in place.
+        if (auto t = compiler.update_profile(account.model(), id)) sink.publish(*t);
+        return json_ok(req, 200, api::to_json(now));
+      });
   route(Verb::delete_, "/ipprofiles/{profileId}", Access::kWrite,
         [this](const Request& req, const PathParams& p) {
           const core::IpProfile* x = profile_at(p);
@@ -597,9 +595,8 @@ void Service::Impl::register_routes() {
               static_cast<uint32_t>(api::parse_id_text(p.at("groupId"), 0xffffffffu))};
           const core::ThingsGroup* g = account.group(id);
           if (!g) return fail(req, not_found("things group", p.at("groupId")));
-          auto body = api::parse_body(req.msg.body());
-          if (!body) return fail(req, body.error());
-          auto next = api::group_patch_from_json(*body, *g);
+          auto next =
+              parsed(req, [&](const json::value& b) { return api::group_patch_from_json(b, *g); });
           if (!next) return fail(req, next.error());
           if (core::Status st = account.update_group(id, *next); !st) return fail(req, st.error());
           const core::ThingsGroup& now = *account.group(id);
@@ -615,13 +612,12 @@ void Service::Impl::register_routes() {
   route(Verb::get, "/users", Access::kAdmin, [this](const Request& req, const PathParams&) {
     std::vector<const core::User*> all;
     for (const auto& [id, u] : account.model().users) all.push_back(&u);
-    return list(req, all, [](const core::User&) { return true; },
-                [](const core::User& u) { return api::to_json(u); });
+    return list(
+        req, all, [](const core::User&) { return true; },
+        [](const core::User& u) { return api::to_json(u); });
   });
   route(Verb::post, "/users", Access::kAdmin, [this](const Request& req, const PathParams&) {
-    auto body = api::parse_body(req.msg.body());
-    if (!body) return fail(req, body.error());
-    auto spec = api::user_create_from_json(*body);
+    auto spec = parsed(req, api::user_create_from_json);
     if (!spec) return fail(req, spec.error());
     spec->client_id = random_hex(16);
     const std::string secret = random_hex(24);
@@ -644,11 +640,12 @@ void Service::Impl::register_routes() {
           const core::UserId id{
               static_cast<uint32_t>(api::parse_id_text(p.at("userId"), 0xffffffffu))};
           if (id == caller->user) {
-            return fail(req, core::Error(core::Code::kFailedPrecondition,
-                                         "a user cannot delete itself"));
+            return fail(
+                req, core::Error(core::Code::kFailedPrecondition, "a user cannot delete itself"));
           }
           if (core::Status st = account.delete_user(id); !st) return fail(req, st.error());
-          if (core::Status st = persist([&](Store::Txn& txn) { return txn.delete_user(id); }); !st) {
+          if (core::Status st = persist([&](Store::Txn& txn) { return txn.delete_user(id); });
+              !st) {
             return fail(req, st.error());
           }
           tokens.revoke_user(id);

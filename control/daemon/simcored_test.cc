@@ -86,8 +86,8 @@ class Daemon {
              const std::string& body = "", const std::string& extra = "") const {
     const fs::path body_file = dir_ / "body.json";
     std::ofstream(body_file) << body;
-    std::string cmd = "curl -s -i --max-time 20 -X " + method + " 'http://127.0.0.1:" +
-                      std::to_string(port_) + path + "'";
+    std::string cmd = "curl -s -i --max-time 20 -X " + method +
+                      " 'http://127.0.0.1:" + std::to_string(port_) + path + "'";
     if (!token.empty()) cmd += " -H 'Authorization: Bearer " + token + "'";
     if (!body.empty()) {
       cmd += " -H 'Content-Type: application/json' --data-binary @" + body_file.string();
@@ -109,8 +109,8 @@ class Daemon {
   }
 
   std::string token() const {
-    Reply r = call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials",
-                   "", "", std::string("-d client_id=") + kId + " -d client_secret=" + kSecret);
+    Reply r = call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "",
+                   "", std::string("-d client_id=") + kId + " -d client_secret=" + kSecret);
     if (r.status != 200) return "";
     return std::string(r.json().at("access_token").as_string());
   }
@@ -127,8 +127,8 @@ class Simcored : public ::testing::Test {
     char tmpl[] = "/tmp/simcored-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    std::ofstream(dir_ / "simcored.yaml") << "adminClientId: " << kId
-                                          << "\nadminClientSecret: " << kSecret << "\n";
+    std::ofstream(dir_ / "simcored.yaml")
+        << "adminClientId: " << kId << "\nadminClientSecret: " << kSecret << "\n";
   }
   void TearDown() override { fs::remove_all(dir_); }
   fs::path dir_;
@@ -147,7 +147,8 @@ TEST_F(Simcored, SeedWorkflowSurvivesSigkill) {
   ASSERT_EQ(groups.json().as_array().size(), 1u);
   EXPECT_TRUE(groups.json().as_array()[0].at("isDefault").as_bool());
 
-  Reply net = d.call("POST", p("/networks"), tok, R"({"name":"meters","apnName":"meters.example"})");
+  Reply net =
+      d.call("POST", p("/networks"), tok, R"({"name":"meters","apnName":"meters.example"})");
   ASSERT_EQ(net.status, 201) << net.body;
   const std::string nid(net.json().at("id").as_string());
   Reply pool = d.call("POST", p("/networks/" + nid + "/ippools"), tok, R"({"cidr":"10.8.0.0/20"})");
@@ -158,9 +159,9 @@ TEST_F(Simcored, SeedWorkflowSurvivesSigkill) {
                       R"("remotePorts":"5683"}]}})");
   ASSERT_EQ(prof.status, 201) << prof.body;
   const std::string pid(prof.json().at("id").as_string());
-  Reply grp = d.call("POST", p("/thingsgroups"), tok,
-                     R"({"name":"meters","networkId":")" + nid + R"(","ipProfileId":")" + pid +
-                         R"("})");
+  Reply grp =
+      d.call("POST", p("/thingsgroups"), tok,
+             R"({"name":"meters","networkId":")" + nid + R"(","ipProfileId":")" + pid + R"("})");
   ASSERT_EQ(grp.status, 201) << grp.body;
   const std::string gid(grp.json().at("id").as_string());
 
@@ -215,8 +216,8 @@ TEST_F(Simcored, BadRequestsGetTheRight4xxAndChangeNothing) {
 
   Reply malformed = d.call("POST", p("/networks"), tok, R"({"name": )");
   EXPECT_EQ(malformed.status, 400);
-  Reply unknown = d.call("POST", p("/networks"), tok,
-                         R"({"name":"n","apnName":"n.example","colour":"blue"})");
+  Reply unknown =
+      d.call("POST", p("/networks"), tok, R"({"name":"n","apnName":"n.example","colour":"blue"})");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_NE(unknown.body.find("colour"), std::string::npos) << unknown.body;
   Reply badcidr = d.call("POST", p("/networks/1/ippools"), tok, R"({"cidr":"10.0.0.1/24"})");
@@ -224,13 +225,12 @@ TEST_F(Simcored, BadRequestsGetTheRight4xxAndChangeNothing) {
   EXPECT_NE(badcidr.body.find("cidr"), std::string::npos);
   EXPECT_EQ(d.call("GET", p("/things/424242"), tok).status, 404);
   EXPECT_EQ(d.call("GET", p("/things?limit=0"), tok).status, 400);
-  Reply del = d.call("DELETE", p("/thingsgroups/" + std::string(d.call("GET", p("/thingsgroups"),
-                                                                        tok)
-                                                                     .json()
-                                                                     .as_array()[0]
-                                                                     .at("id")
-                                                                     .as_string())),
-                     tok);
+  Reply del = d.call(
+      "DELETE",
+      p("/thingsgroups/" +
+        std::string(
+            d.call("GET", p("/thingsgroups"), tok).json().as_array()[0].at("id").as_string())),
+      tok);
   EXPECT_EQ(del.status, 405);
   EXPECT_NE(del.headers.find("Allow:"), std::string::npos);
   EXPECT_EQ(d.call("DELETE", p("/things"), tok).status, 405);
@@ -249,19 +249,22 @@ TEST_F(Simcored, RolesEtagsAndResourcesInUse) {
   Reply net = d.call("POST", p("/networks"), admin, R"({"name":"cams","apnName":"cams.example"})");
   ASSERT_EQ(net.status, 201);
   const std::string nid(net.json().at("id").as_string());
-  ASSERT_EQ(d.call("POST", p("/networks/" + nid + "/ippools"), admin, R"({"cidr":"10.9.0.0/24"})")
-                .status,
-            201);
-  const std::string prof(d.call("GET", p("/ipprofiles"), admin).json().as_array()[0].at("id").as_string());
-  Reply grp = d.call("POST", p("/thingsgroups"), admin,
-                     R"({"name":"cams","networkId":")" + nid + R"(","ipProfileId":")" + prof +
-                         R"("})");
+  ASSERT_EQ(
+      d.call("POST", p("/networks/" + nid + "/ippools"), admin, R"({"cidr":"10.9.0.0/24"})").status,
+      201);
+  const std::string prof(
+      d.call("GET", p("/ipprofiles"), admin).json().as_array()[0].at("id").as_string());
+  Reply grp =
+      d.call("POST", p("/thingsgroups"), admin,
+             R"({"name":"cams","networkId":")" + nid + R"(","ipProfileId":")" + prof + R"("})");
   ASSERT_EQ(grp.status, 201);
   const std::string gid(grp.json().at("id").as_string());
   Reply prov = d.call("POST", p("/things"), admin,
                       R"({"things":[{"iccid":"8931000000000000001","imsi":"204080000000001",)"
-                      R"("thingsGroupId":")" + gid + R"("},{"iccid":"8931000000000000002",)"
-                      R"("imsi":"204080000000002"}]})");
+                      R"("thingsGroupId":")" +
+                          gid +
+                          R"("},{"iccid":"8931000000000000002",)"
+                          R"("imsi":"204080000000002"}]})");
   ASSERT_EQ(prov.status, 201) << prov.body;
   const std::string cam(prov.json().as_array()[0].at("thingId").as_string());
   const std::string other(prov.json().as_array()[1].at("thingId").as_string());
