@@ -715,7 +715,12 @@ core::Result<std::unique_ptr<Service>> Service::open(const DaemonConfig& cfg, Ta
 http::Response Service::handle(const http::Request& req) {
   Impl& s = *impl_;
   const std::string_view target = req.target();
-  if (target.rfind("/oauth/", 0) == 0) return s.router.handle(req);
+  if (target.rfind("/oauth/", 0) == 0) {
+    // No client is known yet: limit credential guessing per peer address.
+    const http::RateLimiter::Decision d = s.limiter.acquire("peer:" + req.peer);
+    if (!d.allowed) return http::too_many_requests(req, d.retry_after_s);
+    return s.router.handle(req);
+  }
   auto token = bearer_token(req.header(http::bhttp::field::authorization));
   if (!token) return http::unauthenticated(req, token.error().message());
   auto principal = s.tokens.check(*token);

@@ -33,8 +33,7 @@ struct TempDir {
   fs::path path;
 };
 
-std::unique_ptr<Service> open_service(const TempDir& dir, FakeSink& sink) {
-  DaemonConfig cfg;
+std::unique_ptr<Service> open_service(const TempDir& dir, FakeSink& sink, DaemonConfig cfg = {}) {
   cfg.data_dir = (dir.path / "data").string();
   cfg.admin_client_id = "admin";
   cfg.admin_client_secret = "0123456789abcdef";
@@ -107,6 +106,27 @@ TEST(Service, EveryRouteIsInTheOpenApiDocument) {
     const std::string line = method + " " + std::regex_replace(r.full_pattern, param, "{}");
     EXPECT_TRUE(documented.count(line)) << line << " is served but not in openapi.yaml";
   }
+}
+
+TEST(Service, CredentialGuessingFromOnePeerIsRateLimited) {
+  TempDir dir;
+  FakeSink sink;
+  DaemonConfig cfg;
+  cfg.rate_limit_per_s = 0.01;
+  cfg.rate_limit_burst = 3;
+  auto svc = open_service(dir, sink, cfg);
+  ASSERT_TRUE(svc);
+  http::Request guess;
+  guess.msg.method(http::Verb::post);
+  guess.msg.target("/oauth/client_credential/accesstoken?grant_type=client_credentials");
+  guess.msg.body() = "client_id=nobody&client_secret=guess";
+  guess.peer = "192.0.2.1";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(svc->handle(guess).result_int(), 401);
+  const http::Response limited = svc->handle(guess);
+  EXPECT_EQ(limited.result_int(), 429);
+  EXPECT_FALSE(limited[http::bhttp::field::retry_after].empty());
+  guess.peer = "192.0.2.2";  // another client is still served
+  EXPECT_EQ(svc->handle(guess).result_int(), 401);
 }
 
 }  // namespace
