@@ -2,9 +2,11 @@
 // in its data directory. Logs are one JSON object per line on stderr.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -91,10 +93,23 @@ int main(int argc, char** argv) {
     std::cerr << "simcored: " << server.error().message() << "\n";
     return 1;
   }
+  // Background work (SMS delivery, bulk jobs, billing reports) runs on the io thread between
+  // requests: again at once while work is pending, else every 100 ms.
+  boost::asio::steady_timer ticker((*server)->io_context());
+  std::function<void(const boost::system::error_code&)> on_tick =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        const bool more = svc.tick();
+        ticker.expires_after(std::chrono::milliseconds(more ? 1 : 100));
+        ticker.async_wait(on_tick);
+      };
+  ticker.expires_after(std::chrono::milliseconds(100));
+  ticker.async_wait(on_tick);
   boost::asio::signal_set signals((*server)->io_context(), SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log_line("stopping", "\"signal\":" + std::to_string(sig));
+    ticker.cancel();
     (*server)->stop();
   });
   const std::string scheme = cfg->tls_cert_file ? "https" : "http";

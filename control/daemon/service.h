@@ -46,6 +46,11 @@ class Service {
   // Every route, for comparing with the OpenAPI document.
   std::vector<http::RouteInfo> routes() const;
 
+  // Background work, on the same thread as handle(): moves SMS along their lifecycle and runs
+  // a bounded slice of the pending jobs (bulk actions, billing reports). Returns whether work
+  // is still pending (call again soon); the daemon calls it from a timer.
+  bool tick();
+
   struct Impl;
 
  private:

@@ -1,0 +1,255 @@
+// control/daemon/service_impl.h — the inside of Service, shared by service.cc and the
+// routes_*.cc files (one per resource family). Not part of the daemon's interface.
+#pragma once
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <functional>
+#include <set>
+
+#include "control/api/json_model.h"
+#include "control/daemon/service.h"
+#include "control/http/errors.h"
+#include "control/http/query.h"
+#include "control/store/secret.h"
+#include "core/check.h"
+
+namespace simcore::ctl {
+
+namespace json = boost::json;
+using http::PathParams;
+using http::Request;
+using http::Response;
+using http::Verb;
+
+// Who may call a route. Reads are open to every role (GROUP_USER sees only its groups'
+// Things); writes need STANDARD or ADMIN, except Thing writes a GROUP_USER makes on its own
+// Things; user management and provisioning SIM inventory are ADMIN's.
+enum class Access { kRead, kWrite, kThingWrite, kAdmin };
+
+inline bool role_allows(core::Role role, Access a) {
+  switch (a) {
+    case Access::kRead: return true;
+    case Access::kThingWrite: return role != core::Role::kMonitor;
+    case Access::kWrite: return role == core::Role::kAdmin || role == core::Role::kStandard;
+    case Access::kAdmin: return role == core::Role::kAdmin;
+  }
+  return false;
+}
+
+inline std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  SIMCORE_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) ==
+                1);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : raw) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+// A strong ETag from the representation (FNV-1a 64): equal bodies, equal tags.
+inline std::string etag_of(const std::string& body) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : body) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+inline core::Error not_found(const std::string& what, std::string_view id) {
+  return core::Error(core::Code::kNotFound, what + " " + std::string(id) + " does not exist");
+}
+
+struct Service::Impl {
+  DaemonConfig cfg;
+  TablesSink& sink;
+  Clock clock;
+  std::unique_ptr<Store> store;
+  core::Account account;
+  core::Compiler compiler;
+  TokenIssuer tokens;
+  http::RateLimiter limiter;
+  http::Router router;
+  std::optional<std::string> generated_secret;
+  std::string admin_client_id;
+  const Principal* caller = nullptr;  // set for the duration of one routed request
+
+  Impl(const DaemonConfig& c, TablesSink& s, Clock clk)
+      : cfg(c),
+        sink(s),
+        clock(std::move(clk)),
+        tokens(clock, c.token_ttl_s),
+        limiter(http::RateLimiter::Options{c.rate_limit_per_s, c.rate_limit_burst, 10000}),
+        router(c.api_prefix) {}
+
+  // ------------------------------------------------------------------ plumbing
+
+  Response json_ok(const Request& req, int status, const json::value& v) {
+    return http::json_response(status, json::serialize(v), req.request_id);
+  }
+  Response fail(const Request& req, const core::Error& e) { return http::error_response(req, e); }
+
+  // Parses the JSON body and then the object from it; either failure names what is wrong.
+  template <class FromJson>
+  static auto parsed(const Request& req, FromJson from_json)
+      -> decltype(from_json(std::declval<const json::value&>())) {
+    auto body = api::parse_body(req.msg.body());
+    if (!body) return body.error();
+    return from_json(*body);
+  }
+
+  // Runs `write` in one transaction. On a store failure the account is reloaded from the
+  // store (nothing acknowledged is lost, nothing unacknowledged survives) and 503 follows.
+  core::Status persist(const std::function<core::Status(Store::Txn&)>& write) {
+    auto txn = store->begin();
+    core::Status st = txn ? write(*txn) : txn.status();
+    if (st.ok()) st = txn->commit();
+    if (st.ok()) return st;
+    auto model = store->load_model();
+    if (model) {
+      if (auto restored = core::Account::restore(std::move(*model))) {
+        account = std::move(*restored);
+      }
+    }
+    (void)republish_full();
+    return core::Error(core::Code::kUnavailable,
+                       "the store refused the write: " + st.error().message());
+  }
+
+  core::Status republish_full() {
+    auto t = compiler.compile(account.model());
+    if (!t) return t.status();
+    sink.publish(*t);
+    return core::Status::Ok();
+  }
+  void republish_things(std::span<const core::ThingSlot> slots) {
+    auto t = compiler.update_things(account.model(), slots);
+    if (t) sink.publish(*t);
+  }
+
+  core::Status event(Store::Txn& txn, const char* type, const core::Thing* t, json::object d) {
+    EventRecord e;
+    e.time_ms = clock();
+    e.type = type;
+    if (t) e.thing = t->id;
+    e.detail_json = json::serialize(d);
+    auto r = txn.append_event(e);
+    return r.status();
+  }
+
+  // The Thing named by the path, if this caller may see it.
+  core::Result<const core::Thing*> visible_thing(const PathParams& p) {
+    const auto& id = p.at("thingId");
+    const core::Thing* t = account.thing(core::ThingId{api::parse_id_text(id, ~0ull)});
+    if (!t) return not_found("thing", id);
+    if (caller->role == core::Role::kGroupUser &&
+        std::find(caller->groups.begin(), caller->groups.end(), t->group) == caller->groups.end()) {
+      return core::Error(core::Code::kPermissionDenied,
+                         "thing " + id + " is not in your things groups");
+    }
+    return t;
+  }
+
+  const core::Network* network_at(const PathParams& p) const {
+    return account.network(
+        core::NetworkId{static_cast<uint32_t>(api::parse_id_text(p.at("networkId"), 0xffffffffu))});
+  }
+  const core::IpProfile* profile_at(const PathParams& p) const {
+    return account.profile(
+        core::ProfileId{static_cast<uint32_t>(api::parse_id_text(p.at("profileId"), 0xffffffffu))});
+  }
+  Response no_content(const Request& req) {
+    Response res = http::json_response(204, "", req.request_id);
+    res.erase(http::bhttp::field::content_type);
+    return res;
+  }
+
+  bool may_see_group(core::GroupId g) const {
+    return caller->role != core::Role::kGroupUser ||
+           std::find(caller->groups.begin(), caller->groups.end(), g) != caller->groups.end();
+  }
+
+  // Lists: limit/offset over the filtered items, X-Total-Count and Link headers.
+  template <class T, class Pred, class ToJson>
+  Response list(const Request& req, const std::vector<const T*>& items, Pred keep, ToJson to) {
+    auto q = http::Query::parse(req.target());
+    if (!q) return fail(req, q.error());
+    auto page = http::parse_page(*q);
+    if (!page) return fail(req, page.error());
+    std::vector<const T*> kept;
+    for (const T* x : items) {
+      if (keep(*x)) kept.push_back(x);
+    }
+    json::array out;
+    for (size_t i = page->offset; i < kept.size() && out.size() < page->limit; ++i) {
+      out.push_back(to(*kept[i]));
+    }
+    Response res = json_ok(req, 200, out);
+    http::set_page_headers(res, *q, *page, kept.size());
+    return res;
+  }
+
+  // ------------------------------------------------------------------ token endpoint
+
+  Response token(const Request& req) {
+    auto q = http::Query::parse(req.target());
+    if (!q) return fail(req, q.error());
+    if (q->get("grant_type").value_or("") != "client_credentials") {
+      return fail(req, core::Error::invalid("grant_type", "must be client_credentials"));
+    }
+    // The form body, decoded like a query string.
+    auto form = http::Query::parse("/?" + req.msg.body());
+    if (!form) return fail(req, core::Error::invalid("body", "not a form body"));
+    const std::string id(form->get("client_id").value_or(""));
+    const std::string secret(form->get("client_secret").value_or(""));
+    auto stored = store->get_user_by_client_id(id);
+    if (id.empty() || !stored || !verify_secret(secret, stored->secret_hash)) {
+      return http::unauthenticated(req, "invalid client credentials");
+    }
+    Principal p{stored->user.id, id, stored->user.role, stored->user.groups};
+    const IssuedToken t = tokens.issue(p);
+    return http::json_response(200, token_response_json(t, p, cfg.organization), req.request_id);
+  }
+
+  // ------------------------------------------------------------------ routes
+
+  void route(Verb v, std::string_view pattern, Access access,
+             std::function<Response(const Request&, const PathParams&)> fn) {
+    core::Status st =
+        router.add(v, pattern, [this, access, fn](const Request& req, const PathParams& p) {
+          if (!role_allows(caller->role, access)) {
+            return fail(req, core::Error(core::Code::kPermissionDenied,
+                                         std::string("role ") + core::role_name(caller->role) +
+                                             " may not do this"));
+          }
+          return fn(req, p);
+        });
+    SIMCORE_CHECK(st.ok());
+  }
+
+  // Background work for Service::tick(); each returns whether more is pending.
+  bool tick_sms();   // routes_sms.cc
+  bool tick_jobs();  // routes_jobs.cc
+
+  // One function per resource family, each in its routes_*.cc.
+  void register_routes();
+  void register_thing_routes();
+  void register_group_routes();
+  void register_network_routes();
+  void register_profile_routes();
+  void register_user_routes();
+  void register_sms_routes();
+  void register_job_routes();
+  void register_event_routes();
+};
+
+}  // namespace simcore::ctl
