@@ -32,12 +32,15 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
   DaemonConfig c;
   if (!root || root.IsNull()) return c;
   if (!root.IsMap()) return core::Error::invalid("", "the config must be a map of keys");
-  static const std::set<std::string> kKeys = {
-      "listenAddress",      "port",           "dataDir",
-      "apiPrefix",          "organization",   "adminClientId",
-      "adminClientSecret",  "adminEmail",     "tokenTtlSeconds",
-      "rateLimitPerSecond", "rateLimitBurst", "maxBodyBytes",
-      "maxConnections",     "tlsCertFile",    "tlsKeyFile"};
+  static const std::set<std::string> kKeys = {"listenAddress",     "port",
+                                              "dataDir",           "apiPrefix",
+                                              "organization",      "adminClientId",
+                                              "adminClientSecret", "adminEmail",
+                                              "tokenTtlSeconds",   "rateLimitPerSecond",
+                                              "rateLimitBurst",    "maxBodyBytes",
+                                              "maxConnections",    "tlsCertFile",
+                                              "tlsKeyFile",        "ratePlan",
+                                              "smsValiditySeconds"};
   core::FieldErrors errs;
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>("");
@@ -66,6 +69,32 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
   }
   read(root, "maxBodyBytes", c.max_body_bytes, errs);
   read(root, "maxConnections", c.max_connections, errs);
+  if (const YAML::Node rp = root["ratePlan"]) {
+    if (!rp.IsMap()) {
+      errs.add("ratePlan", "must be a map");
+    } else {
+      for (const auto& kv : rp) {
+        const std::string k = kv.first.as<std::string>("");
+        if (k != "currency" && k != "feePerCycle" && k != "pricePerMb" && k != "pricePerSms") {
+          errs.add("ratePlan." + k, "unknown key");
+        }
+      }
+      core::FieldErrors rp_errs;
+      read(rp, "currency", c.rate_plan.currency, rp_errs);
+      read(rp, "feePerCycle", c.rate_plan.fee_per_cycle, rp_errs);
+      read(rp, "pricePerMb", c.rate_plan.price_per_mb, rp_errs);
+      read(rp, "pricePerSms", c.rate_plan.price_per_sms, rp_errs);
+      if (core::Status st = rp_errs.status(); !st) errs.add("ratePlan", st.error().message());
+      if (c.rate_plan.fee_per_cycle < 0 || c.rate_plan.price_per_mb < 0 ||
+          c.rate_plan.price_per_sms < 0) {
+        errs.add("ratePlan", "prices must not be negative");
+      }
+      if (c.rate_plan.currency.size() != 3) errs.add("ratePlan.currency", "an ISO 4217 code");
+    }
+  }
+  if (read(root, "smsValiditySeconds", c.sms_validity_s, errs) && c.sms_validity_s < 1) {
+    errs.add("smsValiditySeconds", "must be at least 1");
+  }
   std::string s;
   if (read(root, "tlsCertFile", s, errs)) c.tls_cert_file = s;
   if (read(root, "tlsKeyFile", s, errs)) c.tls_key_file = s;

@@ -10,6 +10,14 @@
 
 namespace simcore::ctl {
 
+// Prices of the account's rate plan (API.md "Billing"), in `currency` units.
+struct RatePlan {
+  std::string currency = "EUR";
+  double fee_per_cycle = 1.00;  // per SIM per billing cycle (a calendar month, UTC)
+  double price_per_mb = 0.05;   // per 10^6 bytes, up and down together
+  double price_per_sms = 0.02;  // per MT SMS delivered and per MO SMS received
+};
+
 struct DaemonConfig {
   std::string listen_address = "127.0.0.1";
   uint16_t port = 8080;  // 0: an ephemeral port (printed on start)
@@ -26,6 +34,8 @@ struct DaemonConfig {
   double rate_limit_burst = 400;
   size_t max_body_bytes = 4 << 20;
   size_t max_connections = 1024;
+  RatePlan rate_plan;
+  int64_t sms_validity_s = 86400;  // an MT SMS not delivered by then is EXPIRED
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
 };

@@ -23,7 +23,9 @@ Serves the IoT Programmable SIM API (prefix /iot/jpu/iotprogrammablesim) with th
 in DIR (SQLite, created on the first start with the shipped defaults and a first admin).
   --config FILE   YAML config (listenAddress, port, dataDir, apiPrefix, adminClientId,
                   adminClientSecret, tokenTtlSeconds, rateLimitPerSecond, rateLimitBurst,
-                  maxBodyBytes, maxConnections, tlsCertFile, tlsKeyFile, organization)
+                  maxBodyBytes, maxConnections, tlsCertFile, tlsKeyFile, organization,
+                  ratePlan {currency, feePerCycle, pricePerMb, pricePerSms},
+                  smsValiditySeconds)
   --data-dir DIR  overrides dataDir
   --port N        overrides port (0: any free port; the chosen one is printed)
 Stops cleanly on SIGTERM or SIGINT.
