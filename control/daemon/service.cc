@@ -19,6 +19,7 @@ void Service::Impl::register_routes() {
   register_user_routes();
   register_sms_routes();
   register_job_routes();
+  register_billing_routes();
   register_event_routes();
 }
 
@@ -113,8 +114,9 @@ std::vector<http::RouteInfo> Service::routes() const { return impl_->router.rout
 
 bool Service::tick() {
   const bool sms = impl_->tick_sms();
-  const bool jobs = impl_->tick_jobs();
-  return sms || jobs;
+  const bool bulk = impl_->tick_bulk();
+  const bool billing = impl_->tick_billing();
+  return sms || bulk || billing;
 }
 
 }  // namespace simcore::ctl

@@ -237,8 +237,9 @@ struct Service::Impl {
   }
 
   // Background work for Service::tick(); each returns whether more is pending.
-  bool tick_sms();   // routes_sms.cc
-  bool tick_jobs();  // routes_jobs.cc
+  bool tick_sms();      // routes_sms.cc
+  bool tick_bulk();     // routes_jobs.cc
+  bool tick_billing();  // routes_billing.cc
 
   // One function per resource family, each in its routes_*.cc.
   void register_routes();
@@ -249,6 +250,7 @@ struct Service::Impl {
   void register_user_routes();
   void register_sms_routes();
   void register_job_routes();
+  void register_billing_routes();
   void register_event_routes();
 };
 

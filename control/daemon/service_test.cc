@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "control/daemon/service_test_support.h"
 #include "control/http/errors.h"
 
 namespace simcore::ctl {
@@ -17,21 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The test seam the data plane will fill: records what control publishes.
-class FakeSink final : public TablesSink {
- public:
-  void publish(core::TablesPtr t) override { generations.push_back(t->generation); }
-  std::vector<uint64_t> generations;
-};
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/simcore-service-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using testing::FakeSink;
+using testing::TempDir;
 
 std::unique_ptr<Service> open_service(const TempDir& dir, FakeSink& sink, DaemonConfig cfg = {}) {
   cfg.data_dir = (dir.path / "data").string();

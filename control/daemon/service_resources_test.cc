@@ -1,0 +1,1 @@
+#include "control/daemon/service_test_support.h"
