@@ -21,6 +21,32 @@ auto find_by_id(V& vec, IdT id) -> decltype(vec.begin()) {
   return std::find_if(vec.begin(), vec.end(), [&](const auto& x) { return x.id == id; });
 }
 
+// The rules a tunnel keeps on creation and on change; `self` is the tunnel being changed.
+Status check_tunnel(const Network& n, const IpsecTunnel& spec, TunnelId self) {
+  if (Status s = validate_tunnel(spec); !s) return s;
+  for (const IpsecTunnel& t : n.tunnels) {
+    if (t.id != self && t.name == spec.name) {
+      return Error::on_field(Code::kAlreadyExists, "name", "name taken");
+    }
+  }
+  return Status::Ok();
+}
+
+// The rules a user keeps on creation and on change; `self` is the user being changed.
+Status check_user(const Model& m, const User& spec, UserId self) {
+  if (Status s = validate_user(spec); !s) return s;
+  FieldErrors errs;
+  for (size_t i = 0; i < spec.groups.size(); ++i) {
+    if (!m.groups.count(spec.groups[i])) {
+      errs.add("thingsGroupIds" + idx(i), "no such things group");
+    }
+  }
+  for (const auto& [id, u] : m.users) {
+    if (id != self && u.email == spec.email) errs.add("email", "already used by another user");
+  }
+  return errs.status();
+}
+
 }  // namespace
 
 Account::Account(const ShippedDefaults& d) {
@@ -221,8 +247,8 @@ Status Account::check_pool_free(Cidr cidr, NetworkId self, PoolId except) const 
     for (const IpPool& p : n.pools) {
       if (nid == self && p.id == except) continue;
       if (p.cidr.overlaps(cidr)) {
-        return Error::invalid("cidr", "overlaps pool " + p.cidr.str() + " of network " +
-                                          std::to_string(nid.value));
+        return Error::invalid(
+            "cidr", "overlaps pool " + p.cidr.str() + " of network " + std::to_string(nid.value));
       }
     }
     for (const NatRule& r : n.nat_rules) {
@@ -272,9 +298,10 @@ Result<RouteId> Account::add_route(NetworkId nid, const Route& spec) {
   Network* n = mutable_network(nid);
   if (!n) return not_found("network", nid.value);
   if (Status s = validate_route(spec); !s) return s.error();
-  if (spec.target == RouteTarget::kIpsecTunnel && find_by_id(n->tunnels, spec.tunnel) == n->tunnels.end()) {
-    return Error::invalid("tunnelId", "no tunnel " + std::to_string(spec.tunnel.value) +
-                                          " in this network");
+  if (spec.target == RouteTarget::kIpsecTunnel &&
+      find_by_id(n->tunnels, spec.tunnel) == n->tunnels.end()) {
+    return Error::invalid("tunnelId",
+                          "no tunnel " + std::to_string(spec.tunnel.value) + " in this network");
   }
   for (const Route& r : n->routes) {
     if (r.destination == spec.destination) {
@@ -345,14 +372,22 @@ Status Account::remove_nat_rule(NetworkId nid, NatRuleId rid) {
 Result<TunnelId> Account::add_tunnel(NetworkId nid, const IpsecTunnel& spec) {
   Network* n = mutable_network(nid);
   if (!n) return not_found("network", nid.value);
-  if (Status s = validate_tunnel(spec); !s) return s.error();
-  for (const IpsecTunnel& t : n->tunnels) {
-    if (t.name == spec.name) return Error::on_field(Code::kAlreadyExists, "name", "name taken");
-  }
+  if (Status s = check_tunnel(*n, spec, TunnelId{}); !s) return s.error();
   IpsecTunnel t = spec;
   t.id = TunnelId{next_id_++};
   n->tunnels.push_back(t);
   return t.id;
+}
+
+Status Account::update_tunnel(NetworkId nid, TunnelId tid, const IpsecTunnel& spec) {
+  Network* n = mutable_network(nid);
+  if (!n) return not_found("network", nid.value);
+  auto it = find_by_id(n->tunnels, tid);
+  if (it == n->tunnels.end()) return not_found("tunnel", tid.value);
+  if (Status s = check_tunnel(*n, spec, tid); !s) return s;
+  *it = spec;
+  it->id = tid;
+  return Status::Ok();
 }
 
 Status Account::remove_tunnel(NetworkId nid, TunnelId tid) {
@@ -489,8 +524,8 @@ Status Account::delete_group(GroupId id) {
   }
   for (const auto& [uid, u] : model_.users) {
     if (u.role == Role::kGroupUser && u.groups.size() == 1 && u.groups[0] == id) {
-      return Error(Code::kFailedPrecondition, "the group is the only group of user " +
-                                                  std::to_string(uid.value));
+      return Error(Code::kFailedPrecondition,
+                   "the group is the only group of user " + std::to_string(uid.value));
     }
   }
   for (Thing& t : model_.things) {
@@ -551,7 +586,8 @@ Result<std::vector<ThingId>> Account::provision(const std::vector<Thing>& specs)
   std::vector<std::pair<NetworkId, Ipv4>> reserved;
   for (size_t i = 0; i < specs.size(); ++i) {
     if (!specs[i].locked_addr) continue;
-    const NetworkId nid = model_.groups.at(specs[i].group ? specs[i].group : default_group_).network;
+    const NetworkId nid =
+        model_.groups.at(specs[i].group ? specs[i].group : default_group_).network;
     if (Status s = allocators_.at(nid).reserve(*specs[i].locked_addr); !s) {
       for (auto& [n, a] : reserved) (void)allocators_.at(n).release(a);
       return Error::on_field(s.error().code(), idx(i) + ".lockedAddress", s.error().message());
@@ -655,8 +691,9 @@ Status Account::set_state(ThingId id, ThingState to) {
   if (to == ThingState::kRetired) {
     for (const NatRule& r : model_.networks.at(network_of(*t)).nat_rules) {
       if (r.thing == id) {
-        return Error::on_field(Code::kFailedPrecondition, "state",
-                               "NAT rule " + std::to_string(r.id.value) + " forwards to this thing");
+        return Error::on_field(
+            Code::kFailedPrecondition, "state",
+            "NAT rule " + std::to_string(r.id.value) + " forwards to this thing");
       }
     }
   }
@@ -727,19 +764,30 @@ Status Account::detach(ThingId id) {
 // ---------------------------------------------------------------- users
 
 Result<UserId> Account::create_user(const User& spec) {
-  if (Status s = validate_user(spec); !s) return s.error();
-  FieldErrors errs;
-  for (size_t i = 0; i < spec.groups.size(); ++i) {
-    if (!group(spec.groups[i])) errs.add("thingsGroupIds" + idx(i), "no such things group");
-  }
-  for (const auto& [id, u] : model_.users) {
-    if (u.email == spec.email) errs.add("email", "already used by another user");
-  }
-  if (Status s = errs.status(); !s) return s.error();
+  if (Status s = check_user(model_, spec, UserId{}); !s) return s.error();
   User u = spec;
   u.id = UserId{next_id_++};
   model_.users.emplace(u.id, u);
   return u.id;
+}
+
+Status Account::update_user(UserId id, const User& spec) {
+  auto it = model_.users.find(id);
+  if (it == model_.users.end()) return not_found("user", id.value);
+  if (Status s = check_user(model_, spec, id); !s) return s;
+  if (it->second.role == Role::kAdmin && spec.role != Role::kAdmin) {
+    const bool other_admin =
+        std::any_of(model_.users.begin(), model_.users.end(),
+                    [&](const auto& u) { return u.first != id && u.second.role == Role::kAdmin; });
+    if (!other_admin) {
+      return Error::on_field(Code::kFailedPrecondition, "role", "the last ADMIN must stay ADMIN");
+    }
+  }
+  const std::string client_id = it->second.client_id;
+  it->second = spec;
+  it->second.id = id;
+  it->second.client_id = client_id;
+  return Status::Ok();
 }
 
 Status Account::delete_user(UserId id) {

@@ -105,6 +105,8 @@ class Account {
   Result<NatRuleId> add_nat_rule(NetworkId network, const NatRule& rule);
   Status remove_nat_rule(NetworkId network, NatRuleId rule);
   Result<TunnelId> add_tunnel(NetworkId network, const IpsecTunnel& tunnel);
+  // Replaces the tunnel's settings, keeping its id; the rules of add_tunnel apply.
+  Status update_tunnel(NetworkId network, TunnelId tunnel, const IpsecTunnel& spec);
   // kFailedPrecondition while a route points at it.
   Status remove_tunnel(NetworkId network, TunnelId tunnel);
 
@@ -134,6 +136,9 @@ class Account {
 
   // --- Users.
   Result<UserId> create_user(const User& spec);
+  // Replaces name, email, role and groups, keeping id and client id; the rules of create_user
+  // apply, and demoting the last ADMIN is kFailedPrecondition on "role".
+  Status update_user(UserId id, const User& spec);
   Status delete_user(UserId id);
 
   // Effective data service: the Thing's and its group's.

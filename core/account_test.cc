@@ -1290,8 +1290,8 @@ TEST_F(AccountTest, AGroupUsersOnlyGroupCannotBeDeleted) {
 TEST_F(AccountTest, AttachRefusesAMalformedImei) {
   const ThingId id = active(sim(77));
   const std::string before = dump(acct_);
-  EXPECT_TRUE(Fails(acct_.attach(id, attach_req(9, "35-209900-176148")), Code::kInvalidArgument,
-                    {"imei"}));
+  EXPECT_TRUE(
+      Fails(acct_.attach(id, attach_req(9, "35-209900-176148")), Code::kInvalidArgument, {"imei"}));
   EXPECT_EQ(dump(acct_), before);
   EXPECT_FALSE(thing(id).session.has_value());
 }
@@ -1313,6 +1313,68 @@ TEST_F(AccountTest, TestNetworkImsisWithMcc001AreAccepted) {
   const ThingId id = provision(t);
   ASSERT_NE(acct_.thing_by_imsi("001020000000064"), nullptr);
   EXPECT_EQ(acct_.thing_by_imsi("001020000000064")->id, id);
+}
+
+TEST_F(AccountTest, UpdateTunnelKeepsItsIdAndTheCreateRules) {
+  const NetworkId net = def_net();
+  auto hq = acct_.add_tunnel(net, tunnel_spec("hq"));
+  auto branch = acct_.add_tunnel(net, tunnel_spec("branch"));
+  ASSERT_TRUE(hq.ok() && branch.ok());
+  const std::string before = dump(acct_);
+  EXPECT_TRUE(
+      Fails(acct_.update_tunnel(net, *hq, tunnel_spec("branch")), Code::kAlreadyExists, {"name"}));
+  IpsecTunnel weak = tunnel_spec("hq");
+  weak.pre_shared_key = "short";
+  EXPECT_TRUE(Fails(acct_.update_tunnel(net, *hq, weak), Code::kInvalidArgument, {"preSharedKey"}));
+  EXPECT_EQ(acct_.update_tunnel(net, TunnelId{4711}, weak).error().code(), Code::kNotFound);
+  EXPECT_EQ(dump(acct_), before);
+
+  IpsecTunnel moved = tunnel_spec("hq");  // keeping its own name is no conflict
+  moved.peer = ip("203.0.113.9");
+  moved.id = TunnelId{4711};  // ignored: the id stays
+  ASSERT_TRUE(acct_.update_tunnel(net, *hq, moved).ok());
+  const IpsecTunnel& now = acct_.network(net)->tunnels.front();
+  EXPECT_EQ(now.id, *hq);
+  EXPECT_EQ(now.peer, ip("203.0.113.9"));
+}
+
+TEST_F(AccountTest, UpdateUserKeepsClientIdAndAnAdmin) {
+  User admin;
+  admin.name = "root";
+  admin.email = "root@example.com";
+  admin.role = Role::kAdmin;
+  admin.client_id = "root-client";
+  User ops = admin;
+  ops.name = "ops";
+  ops.email = "ops@example.com";
+  ops.role = Role::kMonitor;
+  ops.client_id = "ops-client";
+  auto root_id = acct_.create_user(admin);
+  auto ops_id = acct_.create_user(ops);
+  ASSERT_TRUE(root_id.ok() && ops_id.ok());
+  const std::string before = dump(acct_);
+
+  User demoted = admin;
+  demoted.role = Role::kStandard;
+  EXPECT_TRUE(Fails(acct_.update_user(*root_id, demoted), Code::kFailedPrecondition, {"role"}));
+  User taken = ops;
+  taken.email = "root@example.com";
+  EXPECT_TRUE(Fails(acct_.update_user(*ops_id, taken), Code::kInvalidArgument, {"email"}));
+  User grouped = ops;
+  grouped.role = Role::kGroupUser;
+  grouped.groups = {GroupId{4711}};
+  EXPECT_TRUE(
+      Fails(acct_.update_user(*ops_id, grouped), Code::kInvalidArgument, {"thingsGroupIds[0]"}));
+  EXPECT_EQ(dump(acct_), before);
+
+  User promoted = ops;
+  promoted.role = Role::kAdmin;
+  promoted.client_id = "stolen";  // ignored: credentials are not the caller's to change
+  ASSERT_TRUE(acct_.update_user(*ops_id, promoted).ok());
+  EXPECT_EQ(acct_.model().users.at(*ops_id).client_id, "ops-client");
+  // With a second ADMIN, the first may step down.
+  EXPECT_TRUE(acct_.update_user(*root_id, demoted).ok());
+  EXPECT_EQ(acct_.model().users.at(*root_id).role, Role::kStandard);
 }
 
 }  // namespace
