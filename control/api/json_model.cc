@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <limits>
 #include <optional>
 #include <utility>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include "core/validate.h"
 
 namespace simcore::ctl::api {
 namespace {
@@ -447,6 +451,19 @@ const char* rat_name(core::Rat r) noexcept {
   return "?";
 }
 
+std::string time_text(int64_t ms) {
+  // Floor division keeps times before 1970 on the right second.
+  const int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  const std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms - secs * 1000));
+  return buf;
+}
+
 json::value to_json(const core::Thing& t) {
   return json::object{
       {"thingId", id_str(t.id.value)},
@@ -849,6 +866,315 @@ core::PacketDesc to_packet(const EvaluateRequest& r, core::Ipv4 thing_addr, uint
     p.dport = r.local_port;
   }
   return p;
+}
+
+// ------------------------------------------------------------------------------------- SMS
+
+namespace {
+
+// 10 concatenated SMS (TS 23.040 9.2.3.24.1: a 6-octet UDH leaves 153 septets or 67 UCS-2
+// characters of each 140-octet user data).
+constexpr size_t kMaxSmsSeptets = 10 * 153;
+constexpr size_t kMaxSmsUcs2 = 10 * 67;
+
+// Decodes the UTF-8 code point at s[i] and advances i; returns -1 when malformed.
+int32_t next_code_point(std::string_view s, size_t& i) {
+  const auto b = static_cast<unsigned char>(s[i++]);
+  if (b < 0x80) return b;
+  const int extra = b >= 0xf0 && b < 0xf5 ? 3 : b >= 0xe0 ? 2 : b >= 0xc2 && b < 0xe0 ? 1 : -1;
+  if (extra < 0 || i + static_cast<size_t>(extra) > s.size()) return -1;
+  int32_t c = b & (0x3f >> extra);
+  for (int k = 0; k < extra; ++k) {
+    const auto cont = static_cast<unsigned char>(s[i++]);
+    if ((cont & 0xc0) != 0x80) return -1;
+    c = (c << 6) | (cont & 0x3f);
+  }
+  static constexpr int32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (c < kMin[extra] || c > 0x10ffff || (c >= 0xd800 && c < 0xe000)) return -1;
+  return c;
+}
+
+// Septets of a code point in GSM 03.38: 1 (default alphabet), 2 (escape + extension table), or
+// 0 (not representable: the message goes as UCS-2).
+int gsm_septets(int32_t c) {
+  if (c < 0x80) {
+    constexpr std::string_view kExtension = "^{}\\[]~|\f";
+    if (c != 0 && kExtension.find(static_cast<char>(c)) != std::string_view::npos) return 2;
+    return (c >= 0x20 && c < 0x7f && c != '`') || c == '\n' || c == '\r' ? 1 : 0;
+  }
+  if (c == 0x20ac) return 2;  // €
+  static constexpr std::u32string_view kNonAscii = U"£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà";
+  return kNonAscii.find(static_cast<char32_t>(c)) != std::u32string_view::npos ? 1 : 0;
+}
+
+// Returns why `text` is not a sendable SMS text, or nullopt.
+std::optional<std::string> sms_text_problem(std::string_view text) {
+  size_t septets = 0;
+  size_t ucs2 = 0;
+  bool gsm = true;
+  for (size_t i = 0; i < text.size();) {
+    const int32_t c = next_code_point(text, i);
+    if (c < 0) return "not valid UTF-8";
+    const int n = gsm_septets(c);
+    gsm = gsm && n > 0;
+    septets += static_cast<size_t>(n);
+    ucs2 += c > 0xffff ? 2 : 1;  // a surrogate pair
+  }
+  if (ucs2 == 0) return "must not be empty";
+  if (gsm && septets > kMaxSmsSeptets) {
+    return "longer than 1530 GSM 7-bit characters (10 concatenated SMS)";
+  }
+  if (!gsm && ucs2 > kMaxSmsUcs2) {
+    return "longer than 670 UCS-2 characters (10 concatenated SMS; a character outside the GSM "
+           "alphabet makes the whole text UCS-2)";
+  }
+  return std::nullopt;
+}
+
+constexpr std::pair<BillingScope, const char*> kBillingScopes[] = {
+    {BillingScope::kAccount, "ACCOUNT"},
+    {BillingScope::kThingsGroup, "THINGS_GROUP"},
+    {BillingScope::kThing, "THING"},
+};
+
+core::Result<BillingScope> parse_billing_scope(std::string_view text) {
+  for (const auto& [sc, name] : kBillingScopes) {
+    if (text == name) return sc;
+  }
+  return Error::invalid("", "must be one of ACCOUNT, THINGS_GROUP, THING");
+}
+
+struct Cycle {
+  int year = 0;
+  unsigned month = 0;
+};
+
+core::Result<Cycle> parse_cycle(std::string_view t) {
+  // Returns the number of t[from, to) when it is all digits, else -1.
+  auto number = [&t](size_t from, size_t to) {
+    int v = 0;
+    for (size_t i = from; i < to; ++i) {
+      if (t[i] < '0' || t[i] > '9') return -1;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  const int year = t.size() == 7 && t[4] == '-' ? number(0, 4) : -1;
+  const int month = year >= 0 ? number(5, 7) : -1;
+  if (month < 1 || month > 12) return Error::invalid("", "must be a month YYYY-MM");
+  return Cycle{year, static_cast<unsigned>(month)};
+}
+
+}  // namespace
+
+core::Status check_sms_text(std::string_view text) {
+  if (auto why = sms_text_problem(text)) return Error::invalid("text", *why);
+  return core::Status::Ok();
+}
+
+core::Result<SmsCreate> sms_create_from_json(const json::value& v) {
+  return read_root<SmsCreate>(v, [](Reader& r) {
+    SmsCreate out;
+    if (auto t = r.str("text", Need::kRequired)) {
+      if (auto why = sms_text_problem(*t)) r.errors().add("text", *why);
+      out.text = std::move(*t);
+    }
+    out.validity_s = r.integer<int64_t>("validitySeconds", Need::kOptional, 60, 604800);
+    return out;
+  });
+}
+
+const char* billing_scope_name(BillingScope s) noexcept {
+  for (const auto& [sc, name] : kBillingScopes) {
+    if (sc == s) return name;
+  }
+  return "?";
+}
+
+core::Result<BillingReportRequest> billing_report_from_json(const json::value& v) {
+  return read_root<BillingReportRequest>(v, [](Reader& r) {
+    BillingReportRequest b;
+    const auto scope = r.parsed("scope", Need::kRequired, parse_billing_scope);
+    if (scope) b.scope = *scope;
+    if (auto c = r.parsed("cycle", Need::kRequired, parse_cycle)) {
+      b.year = c->year;
+      b.month = c->month;
+    }
+    // Each id goes with its scope only (an unknown scope is reported once, above).
+    auto refuse = [&r, &scope](std::string_view key) {
+      if (r.take(key, Need::kOptional)) {
+        r.errors().add(r.field(key),
+                       std::string("not a parameter of scope ") + billing_scope_name(*scope));
+      }
+    };
+    const Need id_need = scope ? Need::kRequired : Need::kOptional;
+    if (scope && *scope != BillingScope::kThingsGroup) {
+      refuse("thingsGroupId");
+    } else if (auto g = r.id<core::GroupId>("thingsGroupId", id_need)) {
+      b.group = *g;
+    }
+    if (scope && *scope != BillingScope::kThing) {
+      refuse("thingId");
+    } else if (auto t = r.id<core::ThingId>("thingId", id_need)) {
+      b.thing = *t;
+    }
+    return b;
+  });
+}
+
+json::value to_json(const BillingReportRequest& b) {
+  char cycle[16];
+  std::snprintf(cycle, sizeof cycle, "%04d-%02u", b.year, b.month);
+  json::object o{{"scope", billing_scope_name(b.scope)}, {"cycle", cycle}};
+  if (b.scope == BillingScope::kThingsGroup) o["thingsGroupId"] = id_str(b.group.value);
+  if (b.scope == BillingScope::kThing) o["thingId"] = id_str(b.thing.value);
+  return o;
+}
+
+// ------------------------------------------------------------------------------ bulk actions
+
+namespace {
+
+constexpr std::pair<BulkAction, const char*> kBulkActions[] = {
+    {BulkAction::kActivate, "ACTIVATE"},
+    {BulkAction::kSuspend, "SUSPEND"},
+    {BulkAction::kRetire, "RETIRE"},
+    {BulkAction::kSetGroup, "SET_GROUP"},
+    {BulkAction::kAddTag, "ADD_TAG"},
+    {BulkAction::kRemoveTag, "REMOVE_TAG"},
+    {BulkAction::kSetServices, "SET_SERVICES"},
+};
+
+core::Result<BulkAction> parse_bulk_action(std::string_view text) {
+  for (const auto& [a, name] : kBulkActions) {
+    if (text == name) return a;
+  }
+  return Error::invalid("",
+                        "must be one of ACTIVATE, SUSPEND, RETIRE, SET_GROUP, ADD_TAG, "
+                        "REMOVE_TAG, SET_SERVICES");
+}
+
+core::Result<std::string> parse_tag(std::string_view text) {
+  if (!core::is_valid_tag(text)) return Error::invalid("", "must be 1-64 of A-Z a-z 0-9 - _ . :");
+  return std::string(text);
+}
+
+core::Result<bool> parse_tag_match(std::string_view text) {
+  if (text == "any") return false;
+  if (text == "all") return true;
+  return Error::invalid("", "must be any or all");
+}
+
+void read_selector(Reader& parent, BulkSelector& s) {
+  const json::value* v = parent.object("selector", Need::kRequired);
+  if (!v) return;
+  Reader r(*v, "selector", parent.errors());
+  FieldErrors& errs = r.errors();
+  if (auto t = r.array<std::string>("tags", Need::kOptional,
+                                    [&r](const json::value& e, const std::string& f) {
+                                      return r.parsed_value(e, f, parse_tag);
+                                    })) {
+    if (t->empty()) errs.add("selector.tags", "at least one tag");
+    s.tags = std::move(*t);
+  }
+  if (auto m = r.parsed("tagMatch", Need::kOptional, parse_tag_match)) s.all_tags = *m;
+  s.group = r.id<core::GroupId>("thingsGroupId", Need::kOptional);
+  s.thing_ids = r.array<core::ThingId>(
+      "thingIds", Need::kOptional,
+      [&r](const json::value& e, const std::string& f) { return r.id_value<core::ThingId>(e, f); });
+  if (s.thing_ids && (s.thing_ids->empty() || s.thing_ids->size() > kMaxBulkThingIds)) {
+    errs.add("selector.thingIds", "1 to " + std::to_string(kMaxBulkThingIds) + " ids");
+  }
+  s.state = r.parsed("state", Need::kOptional, core::parse_state);
+  r.finish();
+  const json::object& o = v->get_object();
+  if (!o.contains("tags") && !o.contains("thingsGroupId") && !o.contains("thingIds") &&
+      !o.contains("state")) {
+    errs.add("selector", "needs at least one of tags, thingsGroupId, thingIds, state");
+  }
+}
+
+// The parameter each action needs; the others' parameters are refused.
+void read_bulk_parameter(Reader& r, BulkActionRequest& b, std::optional<BulkAction> action) {
+  // Without a valid action only the action's own error is reported.
+  const auto needs = [&](std::string_view key, std::initializer_list<BulkAction> users) {
+    const bool used = action && std::find(users.begin(), users.end(), *action) != users.end();
+    if (used) return Need::kRequired;
+    if (r.take(key, Need::kOptional) && action) {
+      r.errors().add(std::string(key),
+                     std::string("not a parameter of ") + bulk_action_name(*action));
+    }
+    return Need::kOptional;
+  };
+  if (needs("thingsGroupId", {BulkAction::kSetGroup}) == Need::kRequired) {
+    if (auto g = r.id<core::GroupId>("thingsGroupId", Need::kRequired)) b.group = *g;
+  }
+  if (needs("tag", {BulkAction::kAddTag, BulkAction::kRemoveTag}) == Need::kRequired) {
+    if (auto t = r.parsed("tag", Need::kRequired, parse_tag)) b.tag = *t;
+  }
+  if (needs("services", {BulkAction::kSetServices}) == Need::kRequired) {
+    if (const json::value* v = r.object("services", Need::kRequired)) {
+      Reader sr(*v, "services", r.errors());
+      b.data = sr.boolean("data", Need::kOptional);
+      b.sms = sr.boolean("sms", Need::kOptional);
+      sr.finish();
+      if (!b.data && !b.sms) r.errors().add("services", "needs data or sms");
+    }
+  }
+}
+
+}  // namespace
+
+const char* bulk_action_name(BulkAction a) noexcept {
+  for (const auto& [x, name] : kBulkActions) {
+    if (x == a) return name;
+  }
+  return "?";
+}
+
+core::Result<BulkActionRequest> bulk_action_from_json(const json::value& v) {
+  return read_root<BulkActionRequest>(v, [](Reader& r) {
+    BulkActionRequest b;
+    const auto action = r.parsed("action", Need::kRequired, parse_bulk_action);
+    if (action) b.action = *action;
+    read_selector(r, b.selector);
+    if (auto d = r.boolean("dryRun", Need::kOptional)) b.dry_run = *d;
+    read_bulk_parameter(r, b, action);
+    return b;
+  });
+}
+
+json::value to_json(const BulkActionRequest& b) {
+  json::object sel;
+  const BulkSelector& s = b.selector;
+  if (!s.tags.empty()) {
+    sel["tags"] = strings(s.tags);
+    sel["tagMatch"] = s.all_tags ? "all" : "any";
+  }
+  if (s.group) sel["thingsGroupId"] = id_str(s.group->value);
+  if (s.thing_ids) {
+    json::array ids;
+    ids.reserve(s.thing_ids->size());
+    for (core::ThingId id : *s.thing_ids) ids.emplace_back(id_str(id.value));
+    sel["thingIds"] = std::move(ids);
+  }
+  if (s.state) sel["state"] = core::state_name(*s.state);
+  json::object o{
+      {"action", bulk_action_name(b.action)}, {"selector", std::move(sel)}, {"dryRun", b.dry_run}};
+  switch (b.action) {
+    case BulkAction::kSetGroup: o["thingsGroupId"] = id_str(b.group.value); break;
+    case BulkAction::kAddTag:
+    case BulkAction::kRemoveTag: o["tag"] = b.tag; break;
+    case BulkAction::kSetServices: {
+      json::object sv;
+      if (b.data) sv["data"] = *b.data;
+      if (b.sms) sv["sms"] = *b.sms;
+      o["services"] = std::move(sv);
+      break;
+    }
+    default: break;
+  }
+  return o;
 }
 
 }  // namespace simcore::ctl::api

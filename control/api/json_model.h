@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,9 @@ json::value to_json(const core::Decision& d, const core::Model& model);
 
 // Returns "UTRAN", "GERAN", "EUTRAN", "LTE_M", "NB_IOT" or "NR".
 const char* rat_name(core::Rat r) noexcept;
+
+// Returns an API date-time: RFC 3339 in UTC with milliseconds, "2027-01-15T08:00:00.000Z".
+std::string time_text(int64_t ms_since_epoch);
 
 // ------------------------------------------------------------------------------------- input
 
@@ -140,5 +144,69 @@ core::Result<EvaluateRequest> evaluate_from_json(const json::value& v);
 // Returns the packet the request describes for a Thing at `thing_addr` whose uplink TEID is
 // `uplink_teid`: uplink thing→remote, downlink remote→thing.
 core::PacketDesc to_packet(const EvaluateRequest& r, core::Ipv4 thing_addr, uint32_t uplink_teid);
+
+// Ok when an SMS text fits 10 concatenated SMS: 1 to 1530 GSM 03.38 septets (the extension
+// characters ^ { } \ [ ] ~ | € take two), or, with any character outside that alphabet, 1 to 670
+// UCS-2 code units. Fails kInvalidArgument on the field "text"; invalid UTF-8 is refused too.
+core::Status check_sms_text(std::string_view text);
+// POST /things/{thingId}/sms: text (required; check_sms_text), validitySeconds (60 to 604800;
+// unset: the daemon's default).
+struct SmsCreate {
+  std::string text;
+  std::optional<int64_t> validity_s;
+};
+core::Result<SmsCreate> sms_create_from_json(const json::value& v);
+
+// POST /billingreports: scope and cycle ("YYYY-MM", a calendar month in UTC) required;
+// thingsGroupId is required for scope THINGS_GROUP and thingId for THING, and each is refused
+// with another scope. Whether the ids exist is the caller's business.
+enum class BillingScope : uint8_t { kAccount, kThingsGroup, kThing };
+const char* billing_scope_name(BillingScope s) noexcept;  // "ACCOUNT", ...
+struct BillingReportRequest {
+  BillingScope scope = BillingScope::kAccount;
+  core::GroupId group;  // THINGS_GROUP
+  core::ThingId thing;  // THING
+  int year = 0;
+  unsigned month = 0;  // 1-12
+};
+core::Result<BillingReportRequest> billing_report_from_json(const json::value& v);
+// Returns the request in the form billing_report_from_json reads.
+json::value to_json(const BillingReportRequest& r);
+
+// POST /bulkactions: action and selector (required), dryRun (default false), and the action's
+// parameter, required for it and refused for the others: thingsGroupId (SET_GROUP), tag
+// (ADD_TAG, REMOVE_TAG), services (SET_SERVICES; a field left out keeps each Thing's value).
+// The selector needs at least one of tags, thingsGroupId, thingIds, state; tags and thingIds
+// (at most kMaxBulkThingIds) must not be empty when given. Whether the ids exist is the
+// caller's business.
+enum class BulkAction : uint8_t {
+  kActivate,
+  kSuspend,
+  kRetire,
+  kSetGroup,
+  kAddTag,
+  kRemoveTag,
+  kSetServices
+};
+const char* bulk_action_name(BulkAction a) noexcept;  // "ACTIVATE", ...
+inline constexpr size_t kMaxBulkThingIds = 100000;
+struct BulkSelector {
+  std::vector<std::string> tags;
+  bool all_tags = false;  // tagMatch "all" (default "any")
+  std::optional<core::GroupId> group;
+  std::optional<std::vector<core::ThingId>> thing_ids;
+  std::optional<core::ThingState> state;
+};
+struct BulkActionRequest {
+  BulkAction action = BulkAction::kActivate;
+  BulkSelector selector;
+  bool dry_run = false;
+  core::GroupId group;            // SET_GROUP
+  std::string tag;                // ADD_TAG, REMOVE_TAG
+  std::optional<bool> data, sms;  // SET_SERVICES
+};
+core::Result<BulkActionRequest> bulk_action_from_json(const json::value& v);
+// Returns the request in the form bulk_action_from_json reads (no defaults filled in).
+json::value to_json(const BulkActionRequest& r);
 
 }  // namespace simcore::ctl::api

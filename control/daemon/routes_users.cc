@@ -2,6 +2,13 @@
 #include "control/daemon/service_impl.h"
 
 namespace simcore::ctl {
+namespace {
+
+core::UserId user_id_at(const PathParams& p) {
+  return core::UserId{static_cast<uint32_t>(api::parse_id_text(p.at("userId"), 0xffffffffu))};
+}
+
+}  // namespace
 
 void Service::Impl::register_user_routes() {
   // ---- Users (ADMIN). The client secret is returned once, at creation; only its hash is kept.
@@ -31,10 +38,46 @@ void Service::Impl::register_user_routes() {
     res.set(http::bhttp::field::location, cfg.api_prefix + "/users/" + std::to_string(id->value));
     return res;
   });
+  route(Verb::get, "/users/{userId}", Access::kAdmin,
+        [this](const Request& req, const PathParams& p) {
+          auto it = account.model().users.find(user_id_at(p));
+          if (it == account.model().users.end())
+            return fail(req, not_found("user", p.at("userId")));
+          return json_tagged(req, 200, api::to_json(it->second));
+        });
+  route(Verb::patch, "/users/{userId}", Access::kAdmin,
+        [this](const Request& req, const PathParams& p) {
+          const core::UserId id = user_id_at(p);
+          auto it = account.model().users.find(id);
+          if (it == account.model().users.end())
+            return fail(req, not_found("user", p.at("userId")));
+          const core::User before = it->second;
+          if (core::Status st = check_if_match(req, api::to_json(before)); !st) {
+            return fail(req, st.error());
+          }
+          auto spec = parsed(
+              req, [&](const json::value& b) { return api::user_patch_from_json(b, before); });
+          if (!spec) return fail(req, spec.error());
+          // Groups belong to GROUP_USER only: leaving that role without naming new groups
+          // drops them instead of failing on groups the client did not send.
+          if (before.role == core::Role::kGroupUser && spec->role != core::Role::kGroupUser &&
+              spec->groups == before.groups) {
+            spec->groups.clear();
+          }
+          if (core::Status st = account.update_user(id, *spec); !st) return fail(req, st.error());
+          const core::User& now = account.model().users.at(id);
+          if (core::Status st = persist([&](Store::Txn& txn) { return txn.put_user(now, ""); });
+              !st) {
+            return fail(req, st.error());
+          }
+          // A token carries the role and groups it was issued with: end them so the next
+          // token is issued with what the user may do now.
+          if (now.role != before.role || now.groups != before.groups) tokens.revoke_user(id);
+          return json_tagged(req, 200, api::to_json(now));
+        });
   route(Verb::delete_, "/users/{userId}", Access::kAdmin,
         [this](const Request& req, const PathParams& p) {
-          const core::UserId id{
-              static_cast<uint32_t>(api::parse_id_text(p.at("userId"), 0xffffffffu))};
+          const core::UserId id = user_id_at(p);
           if (id == caller->user) {
             return fail(
                 req, core::Error(core::Code::kFailedPrecondition, "a user cannot delete itself"));

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "control/auth/tokens.h"
 #include "control/daemon/config.h"
@@ -50,6 +51,16 @@ class Service {
   // a bounded slice of the pending jobs (bulk actions, billing reports). Returns whether work
   // is still pending (call again soon); the daemon calls it from a timer.
   bool tick();
+
+  // An MO SMS from the Thing (from the attach/signalling code; same thread as handle()):
+  // stored as RECEIVED with an SMS_RECEIVED event and counted in today's usage. Returns its id.
+  // Fails kNotFound (no such Thing), kInvalidArgument (text, as POST .../sms checks it),
+  // kFailedPrecondition (the Thing is not ACTIVE or its SMS service is off: the network refuses
+  // it and records nothing), kUnavailable (the store refused).
+  core::Result<int64_t> receive_sms(core::ThingId thing, std::string_view text);
+  // Adds data-plane byte counts to the Thing's usage of today (UTC, by the service's clock).
+  // Same thread as handle(). Fails kNotFound (no such Thing), kUnavailable (the store refused).
+  core::Status record_usage(core::ThingId thing, uint64_t bytes_up, uint64_t bytes_down);
 
   struct Impl;
 

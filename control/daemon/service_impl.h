@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
+#include <deque>
 #include <functional>
+#include <iterator>
 #include <set>
 
 #include "control/api/json_model.h"
@@ -69,6 +72,43 @@ inline core::Error not_found(const std::string& what, std::string_view id) {
   return core::Error(core::Code::kNotFound, what + " " + std::string(id) + " does not exist");
 }
 
+// UTC calendar days: usage_daily rows, usage queries, billing cycles (calendar months, UTC).
+using Day = std::chrono::sys_days;
+inline Day utc_day(int64_t ms) {
+  return std::chrono::floor<std::chrono::days>(
+      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms)));
+}
+inline int64_t day_start_ms(Day d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d.time_since_epoch()).count();
+}
+// Returns "YYYY-MM-DD", the form of usage_daily.day and of the API's dates.
+inline std::string day_text(Day d) {
+  const std::chrono::year_month_day ymd(d);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+// Parses "YYYY-MM-DD" naming a real calendar day, else nullopt.
+inline std::optional<Day> parse_day(std::string_view s) {
+  auto num = [&s](size_t at, size_t len) {
+    int v = 0;
+    for (size_t i = at; i < at + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  const int y = num(0, 4), m = num(5, 2), d = num(8, 2);
+  if (y < 0 || m < 0 || d < 0) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year(y),
+                                        std::chrono::month(static_cast<unsigned>(m)),
+                                        std::chrono::day(static_cast<unsigned>(d))};
+  if (!ymd.ok()) return std::nullopt;
+  return Day(ymd);
+}
+
 struct Service::Impl {
   DaemonConfig cfg;
   TablesSink& sink;
@@ -82,6 +122,15 @@ struct Service::Impl {
   std::optional<std::string> generated_secret;
   std::string admin_client_id;
   const Principal* caller = nullptr;  // set for the duration of one routed request
+  // Bulk action ids not DONE yet, oldest first; read from the store by the first tick_bulk().
+  std::optional<std::deque<int64_t>> bulk_pending;
+  // tick_sms(): SENT SMS with ids above this are retried next (a pass walks the rest, wraps).
+  int64_t sms_retry_after = 0;
+  // Billing reports still RUNNING, oldest first, read from the store by the first
+  // tick_billing(); and the one being computed (routes_billing.cc).
+  struct BillingRun;
+  std::optional<std::deque<int64_t>> billing_pending;
+  std::shared_ptr<BillingRun> billing_run;
 
   Impl(const DaemonConfig& c, TablesSink& s, Clock clk)
       : cfg(c),
@@ -172,6 +221,38 @@ struct Service::Impl {
     res.erase(http::bhttp::field::content_type);
     return res;
   }
+  // A single resource with its ETag, so a client can PATCH it with If-Match.
+  Response json_tagged(const Request& req, int status, const json::value& v) {
+    Response res = json_ok(req, status, v);
+    res.set(http::bhttp::field::etag, etag_of(res.body()));
+    return res;
+  }
+  // Ok unless If-Match is given and names another version than `current` (412).
+  static core::Status check_if_match(const Request& req, const json::value& current) {
+    const std::string_view tag = req.header(http::bhttp::field::if_match);
+    if (tag.empty() || tag == "*" || tag == etag_of(json::serialize(current))) {
+      return core::Status::Ok();
+    }
+    return core::Error(core::Code::kFailedPrecondition, "If-Match does not match the ETag");
+  }
+
+  // The Thing-selector rule of GET /things and bulk actions: any (or all) of `tags`.
+  template <class Tags>
+  static bool has_tags(const core::Thing& t, const Tags& tags, bool all) {
+    size_t hits = 0;
+    for (const auto& tag : tags) hits += std::count(t.tags.begin(), t.tags.end(), tag) > 0;
+    return all ? hits == tags.size() : hits > 0;
+  }
+
+  // The events of a lifecycle change: STATE_CHANGED {from, to}, and DETACH when it ended the
+  // Thing's session.
+  core::Status state_changed_events(Store::Txn& txn, const core::Thing& now, core::ThingState from,
+                                    bool had_session) {
+    json::object d{{"from", core::state_name(from)}, {"to", core::state_name(now.state)}};
+    if (core::Status s = event(txn, "STATE_CHANGED", &now, std::move(d)); !s) return s;
+    if (had_session && !now.session) return event(txn, "DETACH", &now, {});
+    return core::Status::Ok();
+  }
 
   bool may_see_group(core::GroupId g) const {
     return caller->role != core::Role::kGroupUser ||
@@ -196,6 +277,18 @@ struct Service::Impl {
     Response res = json_ok(req, 200, out);
     http::set_page_headers(res, *q, *page, kept.size());
     return res;
+  }
+
+  // Every stored job of one kind (bulk action, billing report), oldest first.
+  core::Result<std::vector<JobRecord>> jobs_of_kind(const std::string& kind) {
+    std::vector<JobRecord> out;
+    for (int64_t after = 0;;) {
+      auto page = store->list_jobs(after, 1000, kind);
+      if (!page) return page.error();
+      if (page->empty()) return out;
+      after = page->back().id;
+      std::move(page->begin(), page->end(), std::back_inserter(out));
+    }
   }
 
   // ------------------------------------------------------------------ token endpoint

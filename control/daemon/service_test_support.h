@@ -64,6 +64,7 @@ class ServiceHarness {
   // Closes and reopens the service on the same data dir (a restart).
   void reopen() {
     svc.reset();
+    admin_token_.clear();  // tokens live in memory: a restart forgets them
     auto s = Service::open(config, sink, [this] { return now_ms; });
     EXPECT_TRUE(s.ok()) << s.error().message();
     if (s.ok()) svc = std::move(*s);

@@ -1314,6 +1314,68 @@ core::Result<std::vector<SmsRecord>> Store::list_sms(int64_t after_id, int limit
   return out;
 }
 
+namespace {
+
+// SmsFilter's conditions after the Thing's, bound by bind_sms_filter in this order. A GROUP_USER's
+// groups arrive as one JSON array, so one cached statement serves any number of groups.
+#define SIMCORE_SMS_FILTER                                                            \
+  " AND (? IS NULL OR status = ?) AND (? IS NULL OR direction = ?) AND (? IS NULL OR" \
+  " thing_id IN (SELECT id FROM things WHERE group_id IN (SELECT value FROM json_each(?))))"
+
+void bind_sms_filter(Query& q, const SmsFilter& f) {
+  if (f.thing) q.u64(f.thing->value);
+  for (int i = 0; i < 2; ++i) {
+    q.opt(f.status, [](Query& b, SmsStatus v) { b.text(sms_status_name(v)); });
+  }
+  for (int i = 0; i < 2; ++i) {
+    q.opt(f.direction,
+          [](Query& b, SmsDirection v) { b.text(v == SmsDirection::kMo ? "MO" : "MT"); });
+  }
+  std::optional<std::string> groups;
+  if (f.groups) {
+    groups = "[";
+    for (core::GroupId g : *f.groups) {
+      *groups += (groups->size() > 1 ? "," : "") + std::to_string(g.value);
+    }
+    *groups += "]";
+  }
+  for (int i = 0; i < 2; ++i) q.opt(groups, [](Query& b, const std::string& v) { b.text(v); });
+}
+
+}  // namespace
+
+core::Result<int64_t> Store::count_sms(const SmsFilter& f) {
+  // Two statements so that a per-Thing count walks the (thing_id, id) index.
+  SIMCORE_STORE_STMT(by_thing, "SELECT count(*) FROM sms WHERE thing_id = ?" SIMCORE_SMS_FILTER);
+  SIMCORE_STORE_STMT(all, "SELECT count(*) FROM sms WHERE 1" SIMCORE_SMS_FILTER);
+  Query q(f.thing ? by_thing : all);
+  bind_sms_filter(q, f);
+  int64_t n = 0;
+  SIMCORE_STORE_EACH(q, "sms", { n = row.i64(0); });
+  return n;
+}
+
+core::Result<std::vector<SmsRecord>> Store::list_sms_newest(const SmsFilter& f, int64_t offset,
+                                                            int limit) {
+  std::vector<SmsRecord> out;
+  if (limit <= 0) return out;
+  SIMCORE_STORE_STMT(by_thing,
+                     "SELECT id, thing_id, direction, text, status, created_ms, updated_ms,"
+                     " validity_s FROM sms WHERE thing_id = ?" SIMCORE_SMS_FILTER
+                     " ORDER BY id DESC LIMIT ? OFFSET ?");
+  SIMCORE_STORE_STMT(all,
+                     "SELECT id, thing_id, direction, text, status, created_ms, updated_ms,"
+                     " validity_s FROM sms WHERE 1" SIMCORE_SMS_FILTER
+                     " ORDER BY id DESC LIMIT ? OFFSET ?");
+  Query q(f.thing ? by_thing : all);
+  bind_sms_filter(q, f);
+  q.i64(limit).i64(offset);
+  SIMCORE_STORE_EACH(q, "sms", { read_sms(row, out.emplace_back()); });
+  return out;
+}
+
+#undef SIMCORE_SMS_FILTER
+
 core::Result<std::vector<UsageDay>> Store::list_usage(std::string_view from_day,
                                                       std::string_view to_day,
                                                       std::optional<core::ThingId> thing) {

@@ -84,6 +84,14 @@ struct SmsRecord {
   int64_t validity_s = 0;  // MT: expires at created_ms + validity_s*1000; 0 = none
 };
 
+// Which SMS count_sms and list_sms_newest see; unset fields match everything.
+struct SmsFilter {
+  std::optional<core::ThingId> thing{};
+  std::optional<SmsStatus> status{};
+  std::optional<SmsDirection> direction{};
+  std::optional<std::vector<core::GroupId>> groups{};  // of Things now in one of these groups
+};
+
 // Counters of one Thing on one UTC day.
 struct UsageDay {
   core::ThingId thing{};
@@ -139,6 +147,10 @@ class Store {
   core::Result<std::vector<SmsRecord>> list_sms(int64_t after_id, int limit,
                                                 std::optional<core::ThingId> thing = {},
                                                 std::optional<SmsStatus> status = {});
+  // How many SMS match; and one page of them, newest (highest id) first, `offset` skipped.
+  core::Result<int64_t> count_sms(const SmsFilter& filter);
+  core::Result<std::vector<SmsRecord>> list_sms_newest(const SmsFilter& filter, int64_t offset,
+                                                       int limit);
   // Days from_day..to_day inclusive ("YYYY-MM-DD"), of one Thing or of all, by (thing, day).
   core::Result<std::vector<UsageDay>> list_usage(std::string_view from_day, std::string_view to_day,
                                                  std::optional<core::ThingId> thing = {});
