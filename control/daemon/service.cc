@@ -2,6 +2,7 @@
 // limits and dispatch. The routes live in routes_*.cc, one file per resource family.
 #include "control/daemon/service.h"
 
+#include "control/daemon/openapi_doc.h"
 #include "control/daemon/service_impl.h"
 
 namespace simcore::ctl {
@@ -21,6 +22,12 @@ void Service::Impl::register_routes() {
   register_job_routes();
   register_billing_routes();
   register_event_routes();
+  // The contract itself, for clients that generate code or collections from it.
+  route(Verb::get, "/openapi.json", Access::kRead, [this](const Request& req, const PathParams&) {
+    const core::Result<std::string>& doc = openapi_json();
+    if (!doc) return fail(req, doc.error());
+    return http::json_response(200, *doc, req.request_id);
+  });
 }
 
 // ------------------------------------------------------------------ Service

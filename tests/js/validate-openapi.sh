@@ -14,6 +14,7 @@ redocly=$here/node_modules/.bin/redocly
 if [ ! -x "$redocly" ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "SKIP: $here/node_modules is absent and npm is not installed" >&2
+    [ -z "${CI:-}" ] || exit 1  # CI installs npm (scripts/bootstrap): absence is a failure
     exit 77
   fi
   echo "node_modules absent: running npm ci --prefix $here" >&2
