@@ -27,18 +27,16 @@ void Service::Impl::register_thing_routes() {
     if (match != "any" && match != "all") errs.add("tagMatch", "must be any or all");
     const std::string text(q->get("q").value_or(""));
     if (core::Status st = errs.status(); !st) return fail(req, st.error());
-    std::vector<const core::Thing*> all;
-    all.reserve(account.model().things.size());
-    for (const core::Thing& t : account.model().things) all.push_back(&t);
+    const auto& things = account.model().things;
+    auto to = [](const core::Thing& t) { return api::to_json(t); };
+    const bool filtered =
+        caller->role == core::Role::kGroupUser || state || group || !tags.empty() || !text.empty();
+    if (!filtered) return list(req, things, nullptr, to);
     auto keep = [&](const core::Thing& t) {
       if (!may_see_group(t.group)) return false;
       if (state && t.state != *state) return false;
       if (group && t.group != group) return false;
-      if (!tags.empty()) {
-        size_t hits = 0;
-        for (auto tag : tags) hits += std::count(t.tags.begin(), t.tags.end(), tag) > 0;
-        if (match == "all" ? hits != tags.size() : hits == 0) return false;
-      }
+      if (!tags.empty() && !has_tags(t, tags, match == "all")) return false;
       if (!text.empty() && t.name.find(text) == std::string::npos &&
           t.iccid.find(text) == std::string::npos && t.imsi.find(text) == std::string::npos &&
           t.msisdn.find(text) == std::string::npos) {
@@ -46,7 +44,7 @@ void Service::Impl::register_thing_routes() {
       }
       return true;
     };
-    return list(req, all, keep, [](const core::Thing& t) { return api::to_json(t); });
+    return list(req, things, keep, to);
   });
 
   route(Verb::post, "/things", Access::kAdmin, [this](const Request& req, const PathParams&) {
@@ -126,10 +124,7 @@ void Service::Impl::register_thing_routes() {
           const core::Thing& now = *account.thing(id);
           core::Status st = persist([&](Store::Txn& txn) {
             if (core::Status s = txn.put_thing(now); !s) return s;
-            json::object d{{"from", core::state_name(from)}, {"to", core::state_name(*to)}};
-            if (core::Status s = event(txn, "STATE_CHANGED", &now, d); !s) return s;
-            if (had_session && !now.session) return event(txn, "DETACH", &now, {});
-            return core::Status::Ok();
+            return state_changed_events(txn, now, from, had_session);
           });
           if (!st) return fail(req, st.error());
           republish_things({&now.slot, 1});
