@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -103,10 +104,14 @@ class Daemon {
       while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) all.append(buf.data(), n);
       pclose(p);
     }
-    const size_t split = all.find("\r\n\r\n");
-    r.headers = all.substr(0, split);
-    r.body = split == std::string::npos ? "" : all.substr(split + 4);
-    if (all.rfind("HTTP/1.1 ", 0) == 0) r.status = std::atoi(all.c_str() + 9);
+    // With -L curl prints every response's head in turn: the last one describes the body.
+    while (all.rfind("HTTP/1.1 ", 0) == 0) {
+      r.status = std::atoi(all.c_str() + 9);
+      const size_t split = all.find("\r\n\r\n");
+      r.headers = all.substr(0, split);
+      all = split == std::string::npos ? "" : all.substr(split + 4);
+    }
+    r.body = all;
     return r;
   }
 

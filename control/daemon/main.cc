@@ -89,8 +89,28 @@ int main(int argc, char** argv) {
   opts.max_connections = cfg->max_connections;
   if (cfg->tls_cert_file) opts.tls = ctl::http::TlsFiles{*cfg->tls_cert_file, *cfg->tls_key_file};
   ctl::Service& svc = **service;
-  auto server = ctl::http::Server::create(
-      opts, [&svc](const ctl::http::Request& req) { return svc.handle(req); });
+  // Access log: every write and every error, one JSON line each. Successful reads are not
+  // logged: at tens of thousands per second they would drown the rest. Only method, path,
+  // status, time and request id are written (bodies carry secrets such as pre-shared keys).
+  auto server = ctl::http::Server::create(opts, [&svc](const ctl::http::Request& req) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ctl::http::Response res = svc.handle(req);
+    const int status = res.result_int();
+    if (req.msg.method() != ctl::http::Verb::get || status >= 400) {
+      std::string path(req.target().substr(0, req.target().find('?')));
+      for (char& c : path) {
+        if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+      }
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+      log_line("request",
+               "\"method\":\"" + std::string(ctl::http::bhttp::to_string(req.msg.method())) +
+                   "\",\"path\":\"" + path + "\",\"status\":" + std::to_string(status) +
+                   ",\"us\":" + std::to_string(us) + ",\"requestId\":\"" + req.request_id + "\"");
+    }
+    return res;
+  });
   if (!server) {
     std::cerr << "simcored: " << server.error().message() << "\n";
     return 1;

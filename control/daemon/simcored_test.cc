@@ -1,6 +1,9 @@
 // simcored end to end: the real daemon binary over the socket (see daemon_test_support.h).
 #include "control/daemon/daemon_test_support.h"
 
+#include <algorithm>
+#include <ctime>
+
 namespace simcore::ctl {
 namespace {
 
@@ -46,8 +49,77 @@ TEST_F(Simcored, SeedWorkflowSurvivesSigkill) {
   ASSERT_EQ(prov.status, 201) << prov.body.substr(0, 400);
   const std::string tid(prov.json().as_array()[0].at("thingId").as_string());
 
-  Reply act = d.call("PUT", p("/things/" + tid + "/state"), tok, R"({"state":"ACTIVE"})");
-  ASSERT_EQ(act.status, 200) << act.body;
+  // Activate the whole batch by tag with a bulk action and watch it finish.
+  Reply job = d.call("POST", p("/bulkactions"), tok,
+                     R"({"action":"ACTIVATE","selector":{"tags":["batch-1"]}})");
+  ASSERT_EQ(job.status, 202) << job.body;
+  const size_t loc = job.headers.find("Location: ");
+  ASSERT_NE(loc, std::string::npos) << job.headers;
+  const std::string job_path =
+      job.headers.substr(loc + 10, job.headers.find("\r\n", loc) - loc - 10);
+  json::value progress;
+  for (int i = 0; i < 200; ++i) {  // 20 s at most
+    Reply r = d.call("GET", job_path, tok);
+    ASSERT_EQ(r.status, 200) << r.body;
+    progress = r.json();
+    if (progress.at("status").as_string() == "DONE") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(progress.at("status").as_string(), "DONE") << json::serialize(progress);
+  EXPECT_EQ(progress.at("matched").as_int64(), 1000);
+  EXPECT_EQ(progress.at("succeeded").as_int64(), 1000);
+  EXPECT_EQ(progress.at("failed").as_int64(), 0);
+  Reply active = d.call("GET", p("/things?limit=1&state=ACTIVE&tag=batch-1"), tok);
+  EXPECT_NE(active.headers.find("X-Total-Count: 1000"), std::string::npos) << active.headers;
+
+  // Suspend one; an SMS to it is accepted, then fails because the Thing is not ACTIVE.
+  const std::string sid(prov.json().as_array()[1].at("thingId").as_string());
+  Reply sus = d.call("PUT", p("/things/" + sid + "/state"), tok, R"({"state":"SUSPENDED"})");
+  ASSERT_EQ(sus.status, 200) << sus.body;
+  Reply sms = d.call("POST", p("/things/" + sid + "/sms"), tok, R"({"text":"wake up"})");
+  ASSERT_EQ(sms.status, 202) << sms.body;
+  EXPECT_EQ(sms.json().at("status").as_string(), "QUEUED");
+  const std::string sms_id(sms.json().at("id").as_string());
+  std::string sms_status;
+  for (int i = 0; i < 100 && sms_status != "FAILED"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sms_status =
+        std::string(d.call("GET", p("/sms/" + sms_id), tok).json().at("status").as_string());
+  }
+  EXPECT_EQ(sms_status, "FAILED");
+
+  // Usage of the activated Thing: one row per day, zeros until the data plane counts bytes.
+  Reply usage = d.call("GET", p("/things/" + tid + "/usage"), tok);
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  EXPECT_EQ(d.call("GET", p("/things/" + tid + "/usage?from=2026-13-01"), tok).status, 400);
+
+  // A billing report of the current cycle: 202, then 200 with a line per Thing, then the CSV.
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char cycle[8];
+  std::strftime(cycle, sizeof cycle, "%Y-%m", &utc);
+  Reply rep = d.call("POST", p("/billingreports"), tok,
+                     std::string(R"({"scope":"ACCOUNT","cycle":")") + cycle + "\"}");
+  ASSERT_EQ(rep.status, 202) << rep.body;
+  const std::string rid(rep.json().at("id").as_string());
+  Reply done;
+  for (int i = 0; i < 200; ++i) {
+    done = d.call("GET", p("/billingreports/" + rid), tok);
+    if (done.status != 202) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(done.status, 200) << done.body.substr(0, 400);
+  const json::array& lines = done.json().at("lines").as_array();
+  EXPECT_EQ(lines.size(), 1000u);
+  Reply redirect = d.call("GET", p("/billingreports/" + rid + "/download"), tok);
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_NE(redirect.headers.find("/billingreports/" + rid + "/csv"), std::string::npos);
+  Reply csv = d.call("GET", p("/billingreports/" + rid + "/download"), tok, "", "-L");
+  ASSERT_EQ(csv.status, 200) << csv.headers;
+  EXPECT_EQ(csv.body.rfind("thingId,iccid,cycleFee,", 0), 0u) << csv.body.substr(0, 200);
+  EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 1001);
+
   Reply back = d.call("PUT", p("/things/" + tid + "/state"), tok, R"({"state":"PROVISIONED"})");
   EXPECT_EQ(back.status, 412);
   EXPECT_NE(back.body.find("INVALID_STATE_TRANSITION"), std::string::npos) << back.body;
@@ -186,6 +258,44 @@ TEST_F(Simcored, RolesEtagsAndResourcesInUse) {
                 .status,
             412);
   EXPECT_EQ(d.call("GET", p("/things/" + cam), admin).json().at("name").as_string(), "gate");
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+}
+
+// A flood from one client is limited (429 + Retry-After) while another client is still served,
+// and a body over maxBodyBytes is refused with 413 before it reaches the API.
+TEST_F(Simcored, AFloodGets429WhileAnotherClientIsServedAndBigBodiesGet413) {
+  std::ofstream(dir_ / "simcored.yaml", std::ios::app)
+      << "rateLimitPerSecond: 2\nrateLimitBurst: 10\nmaxBodyBytes: 65536\n";
+  Daemon d(dir_);
+  ASSERT_GT(d.start(), 0);
+  const std::string admin = d.token();
+  ASSERT_FALSE(admin.empty());
+  Reply u = d.call("POST", p("/users"), admin,
+                   R"({"name":"other","email":"other@example.com","role":"MONITOR"})");
+  ASSERT_EQ(u.status, 201) << u.body;
+  Reply t =
+      d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "", "",
+             "-d client_id=" + std::string(u.json().at("clientId").as_string()) +
+                 " -d client_secret=" + std::string(u.json().at("clientSecret").as_string()));
+  ASSERT_EQ(t.status, 200);
+  const std::string other(t.json().at("access_token").as_string());
+
+  int limited = 0;
+  Reply last;
+  for (int i = 0; i < 30 && limited == 0; ++i) {
+    last = d.call("GET", p("/things"), admin);
+    if (last.status == 429) ++limited;
+  }
+  ASSERT_EQ(limited, 1) << "the admin's bucket never ran dry";
+  EXPECT_NE(last.headers.find("Retry-After: "), std::string::npos) << last.headers;
+  EXPECT_NE(last.body.find("\"status\":429"), std::string::npos) << last.body;
+  EXPECT_EQ(d.call("GET", p("/things"), other).status, 200) << "another client is still served";
+
+  const std::string big = R"({"name":")" + std::string(70000, 'x') + R"(","apnName":"x.example"})";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // let the bucket refill a bit
+  Reply huge = d.call("POST", p("/networks"), admin, big);
+  EXPECT_EQ(huge.status, 413) << huge.body.substr(0, 200);
+  EXPECT_EQ(d.call("GET", p("/networks"), other).json().as_array().size(), 1u);
   EXPECT_EQ(d.stop(SIGTERM), 0);
 }
 
