@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,9 @@ class Daemon {
     if (pipe(out) != 0) return 0;
     pid_ = fork();
     if (pid_ == 0) {
+      // If the test process dies without stopping us (an abort skips destructors), die too:
+      // an orphan daemon would hold ctest's output pipe open and hang the whole run.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       const std::string cfg = (dir_ / "simcored.yaml").string();
