@@ -1,0 +1,49 @@
+// dataplane/packet/checksum.h — the Internet checksum (RFC 1071) computed from scratch, and its
+// incremental update (RFC 1624 eqn. 3) for rewrites that change a few 16-bit words. Checksum
+// values are returned and taken in host order as they read from the wire with load_be16.
+// Pure; any thread; no allocation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace simcore::dp {
+
+// Returns the one's-complement sum of `len` bytes (big-endian words, an odd byte padded with
+// zero) added to `sum`, not folded and not complemented.
+inline uint32_t ones_sum(const uint8_t* p, size_t len, uint32_t sum = 0) noexcept {
+  while (len >= 2) {
+    sum += static_cast<uint32_t>((p[0] << 8) | p[1]);
+    p += 2;
+    len -= 2;
+  }
+  if (len) sum += static_cast<uint32_t>(p[0] << 8);
+  return sum;
+}
+
+// Returns `sum` folded to 16 bits (end-around carry).
+inline uint16_t fold(uint32_t sum) noexcept {
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+// Returns the checksum field value for `len` bytes whose checksum field is zero.
+inline uint16_t internet_checksum(const uint8_t* p, size_t len, uint32_t sum = 0) noexcept {
+  return static_cast<uint16_t>(~fold(ones_sum(p, len, sum)));
+}
+
+// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word changing from m to m'.
+inline uint16_t checksum_update16(uint16_t hc, uint16_t from, uint16_t to) noexcept {
+  const uint32_t sum = uint32_t{static_cast<uint16_t>(~hc)} + static_cast<uint16_t>(~from) + to;
+  return static_cast<uint16_t>(~fold(sum));
+}
+
+// The same for a 32-bit field (an IPv4 address): both of its words.
+inline uint16_t checksum_update32(uint16_t hc, uint32_t from, uint32_t to) noexcept {
+  const uint32_t sum = uint32_t{static_cast<uint16_t>(~hc)} + static_cast<uint16_t>(~(from >> 16)) +
+                       static_cast<uint16_t>(~from) + (to >> 16) + (to & 0xffff);
+  return static_cast<uint16_t>(~fold(sum));
+}
+
+}  // namespace simcore::dp
