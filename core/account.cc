@@ -71,6 +71,11 @@ Account::Account(const ShippedDefaults& d) {
   model_.groups[default_group_].is_default = true;
 }
 
+void Account::raise_id_counters(IdCounters floor) noexcept {
+  next_id_ = std::max(next_id_, floor.next_id);
+  next_thing_id_ = std::max(next_thing_id_, floor.next_thing_id);
+}
+
 Result<Account> Account::restore(Model model) {
   Account a(ShippedDefaults{});
   a.model_ = Model{};

@@ -75,6 +75,17 @@ class Account {
   // outside its network, no default group, ...).
   static Result<Account> restore(Model model);
 
+  // The id counters: the next id of every kind but Things, and the next Thing id. restore()
+  // recomputes them as max + 1, which would hand a deleted newest object's id out again; the
+  // store keeps them and raises them after restore (an id is never reused).
+  struct IdCounters {
+    uint32_t next_id = 1;
+    uint64_t next_thing_id = 1;
+  };
+  IdCounters id_counters() const noexcept { return {next_id_, next_thing_id_}; }
+  // Raises the counters to at least `floor` (never lowers them).
+  void raise_id_counters(IdCounters floor) noexcept;
+
   const Model& model() const noexcept { return model_; }
   GroupId default_group() const noexcept { return default_group_; }
 

@@ -44,12 +44,32 @@ TEST(AccountRestore, RestoredAccountCompilesIdenticallyAndKeepsCounting) {
   EXPECT_EQ(restored->thing_by_iccid(first.iccid)->id, first.id);
 }
 
+// restore() can only see the ids that still exist: without the stored counters a deleted newest
+// object's id would be handed out again. raise_id_counters() puts them back (never lowers).
+TEST(AccountRestore, StoredIdCountersKeepDeletedIdsFromComingBack) {
+  core::Account a;
+  core::IpProfile p;
+  p.name = "newest";
+  const core::ProfileId id = a.create_profile(p).value();
+  const core::Account::IdCounters before = a.id_counters();
+  ASSERT_TRUE(a.delete_profile(id).ok());
+  auto restored = core::Account::restore(a.model());
+  ASSERT_TRUE(restored.ok()) << restored.error().message();
+  EXPECT_LT(restored->id_counters().next_id, before.next_id) << "max + 1 forgets the deleted id";
+  restored->raise_id_counters(before);
+  restored->raise_id_counters(core::Account::IdCounters{});  // a lower floor changes nothing
+  p.name = "after";
+  EXPECT_GT(restored->create_profile(p).value().value, id.value);
+  EXPECT_EQ(restored->id_counters().next_thing_id, before.next_thing_id);
+}
+
 TEST(AccountRestore, BrokenModelsAreRefusedNamingTheObject) {
   core::Account base;
   core::Thing t;
   t.iccid = "8931000000000000001";
   t.imsi = "204080000000001";
-  ASSERT_TRUE(base.provision({t, [] {
+  ASSERT_TRUE(base.provision({t,
+                              [] {
                                 core::Thing u;
                                 u.iccid = "8931000000000000002";
                                 u.imsi = "204080000000002";

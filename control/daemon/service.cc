@@ -77,6 +77,9 @@ core::Result<std::unique_ptr<Service>> Service::open(const DaemonConfig& cfg, Ta
     auto restored = core::Account::restore(std::move(*model));
     if (!restored) return restored.error();
     impl->account = std::move(*restored);
+    auto counters = impl->stored_id_counters();
+    if (!counters) return counters.error();
+    impl->account.raise_id_counters(*counters);
   }
   for (const auto& [id, u] : impl->account.model().users) {
     if (u.role == core::Role::kAdmin) {

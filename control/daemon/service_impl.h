@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <iterator>
@@ -157,17 +158,36 @@ struct Service::Impl {
     return from_json(*body);
   }
 
+  // The id counters the last committed write stored (absent in a store from before they were
+  // kept: then restore()'s max + 1 stands).
+  core::Result<core::Account::IdCounters> stored_id_counters() {
+    core::Account::IdCounters c;
+    auto id = store->get_meta("next_id");
+    auto thing = store->get_meta("next_thing_id");
+    if (!id) return id.error();
+    if (!thing) return thing.error();
+    if (*id) c.next_id = static_cast<uint32_t>(std::strtoul((*id)->c_str(), nullptr, 10));
+    if (*thing) c.next_thing_id = std::strtoull((*thing)->c_str(), nullptr, 10);
+    return c;
+  }
+
   // Runs `write` in one transaction. On a store failure the account is reloaded from the
   // store (nothing acknowledged is lost, nothing unacknowledged survives) and 503 follows.
   core::Status persist(const std::function<core::Status(Store::Txn&)>& write) {
     auto txn = store->begin();
     core::Status st = txn ? write(*txn) : txn.status();
+    // The id counters go with every write, so a restart never hands a deleted id out again.
+    const core::Account::IdCounters ids = account.id_counters();
+    if (st.ok()) st = txn->set_meta("next_id", std::to_string(ids.next_id));
+    if (st.ok()) st = txn->set_meta("next_thing_id", std::to_string(ids.next_thing_id));
     if (st.ok()) st = txn->commit();
     if (st.ok()) return st;
+    const core::Account::IdCounters used = account.id_counters();  // never reuse these either
     auto model = store->load_model();
     if (model) {
       if (auto restored = core::Account::restore(std::move(*model))) {
         account = std::move(*restored);
+        account.raise_id_counters(used);
       }
     }
     (void)republish_full();

@@ -117,5 +117,20 @@ TEST(Service, CredentialGuessingFromOnePeerIsRateLimited) {
   EXPECT_EQ(svc->handle(guess).result_int(), 401);
 }
 
+// An id is never given twice, even across a restart after the newest object was deleted.
+TEST(Service, ADeletedNewestIdIsNotReusedAfterARestart) {
+  testing::ServiceHarness h;
+  testing::Reply net =
+      h.call(http::Verb::post, "/networks", R"({"name":"a","apnName":"a.example"})");
+  ASSERT_EQ(net.status, 201) << net.body;
+  const std::string id(net.json().at("id").as_string());
+  ASSERT_EQ(h.call(http::Verb::delete_, "/networks/" + id).status, 204);
+  h.reopen();
+  testing::Reply again =
+      h.call(http::Verb::post, "/networks", R"({"name":"b","apnName":"b.example"})");
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_GT(std::stoul(std::string(again.json().at("id").as_string())), std::stoul(id));
+}
+
 }  // namespace
 }  // namespace simcore::ctl
