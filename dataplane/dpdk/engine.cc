@@ -1,0 +1,381 @@
+#include "dataplane/dpdk/engine.h"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_spinlock.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/table_lookup.h"
+
+namespace simcore::dp {
+namespace {
+
+constexpr unsigned kBurst = 32;
+
+// rte objects need process-unique names; several engines live in one test process.
+std::string unique_name(const char* what) {
+  static std::atomic<unsigned> next{0};
+  return std::string("sc_") + what + std::to_string(next.fetch_add(1));
+}
+
+core::Error rte_failure(const std::string& what) {
+  return core::Error(core::Code::kUnavailable, what + ": " + rte_strerror(rte_errno));
+}
+
+// Spreads UE addresses over workers. Multiplicative hashing: consecutive pool addresses (the
+// common case) land on different workers.
+unsigned owner_of_addr(uint32_t addr, unsigned workers) noexcept {
+  const uint32_t h = addr * 0x9e3779b1u;
+  return static_cast<unsigned>((uint64_t{h} * workers) >> 32);
+}
+
+}  // namespace
+
+struct Engine::Worker {
+  Worker(Engine& e, unsigned i, unsigned lc, core::Publisher<Snapshot>::Reader r)
+      : engine(e), index(i), lcore(lc), reader(std::move(r)) {}
+  Engine& engine;
+  const unsigned index;
+  const unsigned lcore;
+  rte_ring* handoff = nullptr;  // frames other workers received for this one (MP/SC)
+  core::Publisher<Snapshot>::Reader reader;
+  core::FlowMemory flows;
+  Counters counters{};
+  WorkerStats stats{};
+  // Frames processed in this burst, by the port they leave (transmitted together).
+  rte_mbuf* out[kPortCount][kBurst * 4];
+  unsigned out_count[kPortCount] = {0, 0};
+};
+
+Engine::Engine(const EngineConfig& config) : config_(config), publisher_(config.workers + 1) {
+  for (auto& port : tx_lock_) {
+    for (rte_spinlock_t& l : port) rte_spinlock_init(&l);
+  }
+}
+
+core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config) {
+  if (config.workers == 0 || config.workers > kMaxWorkers) {
+    return core::Error::invalid("workers", "must be 1 to " + std::to_string(kMaxWorkers));
+  }
+  if (rte_lcore_count() < config.workers + 1) {
+    return core::Error::invalid("workers", std::to_string(config.workers) +
+                                               " workers need as many EAL lcores beyond the main "
+                                               "one; EAL has " +
+                                               std::to_string(rte_lcore_count()));
+  }
+  std::unique_ptr<Engine> e(new Engine(config));
+  e->pool_ = rte_pktmbuf_pool_create(unique_name("pool").c_str(), config.mbufs, 256, 0,
+                                     RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  if (e->pool_ == nullptr) return rte_failure("mbuf pool");
+
+  const auto n = static_cast<uint16_t>(config.workers);
+  auto access = EthPort::open(config.access, n, n, config.ring_size, e->pool_);
+  if (!access.ok()) return access.error();
+  e->access_ = std::make_unique<EthPort>(std::move(*access));
+  auto core_port = EthPort::open(config.core, n, n, config.ring_size, e->pool_);
+  if (!core_port.ok()) return core_port.error();
+  e->core_ = std::make_unique<EthPort>(std::move(*core_port));
+
+  e->punt_ = rte_ring_create(unique_name("punt").c_str(), config.ring_size, SOCKET_ID_ANY,
+                             RING_F_SC_DEQ);
+  if (e->punt_ == nullptr) return rte_failure("punt ring");
+  if (config.record_ring > 0) {
+    e->records_ = rte_ring_create_elem(unique_name("rec").c_str(), sizeof(Record),
+                                       rte_align32pow2(config.record_ring), SOCKET_ID_ANY,
+                                       RING_F_SC_DEQ | RING_F_EXACT_SZ);
+    if (e->records_ == nullptr) return rte_failure("record ring");
+  }
+  for (rte_ring*& r : e->control_tx_) {
+    r = rte_ring_create(unique_name("ctx").c_str(), config.ring_size, SOCKET_ID_ANY,
+                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (r == nullptr) return rte_failure("control tx ring");
+  }
+
+  unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+  for (unsigned i = 0; i < config.workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+    auto reader = e->publisher_.make_reader();
+    if (!reader.ok()) return reader.error();
+    auto w = std::make_unique<Worker>(*e, i, lcore, std::move(*reader));
+    w->handoff = rte_ring_create(unique_name("handoff").c_str(), config.ring_size * 2,
+                                 SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (w->handoff == nullptr) return rte_failure("handoff ring");
+    e->workers_.push_back(std::move(w));
+  }
+  return e;
+}
+
+Engine::~Engine() {
+  stop();
+  auto drain = [](rte_ring* r) {
+    if (r == nullptr) return;
+    void* m = nullptr;
+    while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_ring_free(r);
+  };
+  for (auto& w : workers_) drain(w->handoff);
+  drain(punt_);
+  for (rte_ring* r : control_tx_) drain(r);
+  rte_ring_free(records_);
+  workers_.clear();  // readers unregister before the publisher goes
+  access_.reset();
+  core_.reset();
+  rte_mempool_free(pool_);
+}
+
+void Engine::publish(std::shared_ptr<const core::CompiledTables> tables) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->tables = std::move(tables);
+  current_ = snap;
+  publisher_.publish(std::move(snap));
+}
+
+uint64_t Engine::generation() const noexcept {
+  return current_ == nullptr ? 0 : current_->tables->generation;
+}
+
+core::Status Engine::start() {
+  if (running_) return core::Status::Ok();
+  if (current_ == nullptr) {
+    return core::Error(core::Code::kFailedPrecondition, "publish tables before starting");
+  }
+  stop_.store(false, std::memory_order_relaxed);
+  for (auto& w : workers_) {
+    const int rc = rte_eal_remote_launch(&Engine::worker_main, w.get(), w->lcore);
+    if (rc != 0) {
+      stop();
+      return core::Error(core::Code::kUnavailable,
+                         "lcore " + std::to_string(w->lcore) + " is busy: " + rte_strerror(-rc));
+    }
+    running_ = true;
+  }
+  return core::Status::Ok();
+}
+
+void Engine::stop() {
+  if (!running_) return;
+  stop_.store(true, std::memory_order_relaxed);
+  for (auto& w : workers_) rte_eal_wait_lcore(w->lcore);
+  running_ = false;
+}
+
+size_t Engine::receive_punted(std::span<rte_mbuf*> out) noexcept {
+  return rte_ring_dequeue_burst(punt_, reinterpret_cast<void**>(out.data()),
+                                static_cast<unsigned>(out.size()), nullptr);
+}
+
+bool Engine::transmit(Port port, rte_mbuf* frame) noexcept {
+  if (port == Port::kNone || rte_ring_enqueue(control_tx_[static_cast<size_t>(port)], frame) != 0) {
+    rte_pktmbuf_free(frame);
+    return false;
+  }
+  return true;
+}
+
+size_t Engine::drain_records(std::span<Record> out) noexcept {
+  if (records_ == nullptr) return 0;
+  return rte_ring_sc_dequeue_burst_elem(records_, out.data(), sizeof(Record),
+                                        static_cast<unsigned>(out.size()), nullptr);
+}
+
+std::vector<Counters> Engine::counters() const {
+  std::vector<Counters> out;
+  for (const auto& w : workers_) out.push_back(w->counters);
+  return out;
+}
+
+std::vector<WorkerStats> Engine::worker_stats() const {
+  std::vector<WorkerStats> out;
+  for (const auto& w : workers_) out.push_back(w->stats);
+  return out;
+}
+
+Counters Engine::total() const {
+  Counters sum{};
+  for (const auto& w : workers_) {
+    const auto* src = reinterpret_cast<const uint64_t*>(&w->counters);
+    auto* dst = reinterpret_cast<uint64_t*>(&sum);
+    static_assert(sizeof(Counters) % sizeof(uint64_t) == 0);
+    for (size_t i = 0; i < sizeof(Counters) / sizeof(uint64_t); ++i) dst[i] += src[i];
+  }
+  return sum;
+}
+
+int Engine::worker_main(void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  w->engine.run(*w);
+  return 0;
+}
+
+namespace {
+
+// The worker that owns the frame's Thing; `self` when the frame names no Thing (malformed,
+// not GTP-U, ...): it is counted wherever it was received.
+unsigned owner_of(const rte_mbuf* m, Port in, const core::CompiledTables& t, unsigned self,
+                  unsigned workers) noexcept {
+  PacketView v;
+  const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (in == Port::kAccess) {
+    if (parse_frame(data, m->data_len, ParseMode::kAccess, v) != ParseStatus::kOk ||
+        v.inner_version != 4) {
+      return self;
+    }
+    return owner_of_addr(v.inner.src, workers);
+  }
+  if (parse_frame(data, m->data_len, ParseMode::kCore, v) != ParseStatus::kOk) return self;
+  // Downlink to a port-forwarded public address belongs to the Thing behind it.
+  uint32_t dst = v.outer.dst;
+  if (const core::NatRow* nat = core::find_nat_in(t, core::to_be(core::Ipv4{dst}), v.outer.proto,
+                                                  core::port_be(v.outer.dport))) {
+    dst = core::from_be(nat->thing_ip).value;
+  }
+  return owner_of_addr(dst, workers);
+}
+
+// The record of a frame about to be processed (the outcome is filled in after).
+Record record_of(const rte_mbuf* m, Port in, uint64_t generation) noexcept {
+  Record r{};
+  r.generation = generation;
+  r.in = in;
+  PacketView v;
+  (void)parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len,
+                    in == Port::kAccess ? ParseMode::kAccess : ParseMode::kCore, v);
+  const Ipv4View& ip = v.inner_version == 4 ? v.inner : v.outer;
+  const uint8_t* hdr = rte_pktmbuf_mtod(m, const uint8_t*) + ip.off;
+  if (ip.hdr_len != 0) {
+    r.src = ip.src;
+    r.ip_id = static_cast<uint16_t>(hdr[4] << 8 | hdr[5]);
+  }
+  return r;
+}
+
+}  // namespace
+
+void Engine::run(Worker& w) {
+  const unsigned n_workers = static_cast<unsigned>(workers_.size());
+  const EthPort* ports[kPortCount] = {access_.get(), core_.get()};
+  rte_mbuf* rx[kBurst];
+  rte_mbuf* mine[kBurst * 4];
+  Port mine_port[kBurst * 4];
+  unsigned idle = 0;
+
+  auto port_of = [&](const rte_mbuf* m) {
+    return m->port == access_->id() ? Port::kAccess : Port::kCore;
+  };
+  auto flush = [&](size_t p) {
+    const EthPort& port = *ports[p];
+    unsigned n = w.out_count[p];
+    if (n == 0) return;
+    const uint16_t q = static_cast<uint16_t>(w.index % port.tx_queues());
+    const bool shared = port.tx_queues() < n_workers;
+    if (shared) rte_spinlock_lock(&tx_lock_[p][q]);
+    const uint16_t sent = rte_eth_tx_burst(port.id(), q, w.out[p], static_cast<uint16_t>(n));
+    if (shared) rte_spinlock_unlock(&tx_lock_[p][q]);
+    for (unsigned i = sent; i < n; ++i) rte_pktmbuf_free(w.out[p][i]);
+    w.stats.tx_full += n - sent;
+    w.out_count[p] = 0;
+  };
+
+  w.reader.online();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const Snapshot* snap = w.reader.acquire();
+    const core::CompiledTables& tables = *snap->tables;
+    unsigned n_mine = 0;
+    unsigned work = 0;
+
+    for (size_t p = 0; p < kPortCount; ++p) {
+      if (w.index >= ports[p]->rx_queues()) continue;
+      const uint16_t n = rte_eth_rx_burst(ports[p]->id(), static_cast<uint16_t>(w.index), rx, kBurst);
+      work += n;
+      for (uint16_t i = 0; i < n; ++i) {
+        const unsigned owner =
+            n_workers == 1 ? w.index
+                           : owner_of(rx[i], static_cast<Port>(p), tables, w.index, n_workers);
+        if (owner == w.index) {
+          mine_port[n_mine] = static_cast<Port>(p);
+          mine[n_mine++] = rx[i];
+        } else if (rx[i]->port = ports[p]->id();  // not every PMD sets it (net_ring does not)
+                   rte_ring_mp_enqueue(workers_[owner]->handoff, rx[i]) == 0) {
+          ++w.stats.handed_off;
+        } else {
+          ++w.stats.handoff_full;
+          rte_pktmbuf_free(rx[i]);
+        }
+      }
+    }
+    if (n_workers > 1) {
+      const unsigned n = rte_ring_sc_dequeue_burst(w.handoff, reinterpret_cast<void**>(rx),
+                                                   kBurst, nullptr);
+      work += n;
+      for (unsigned i = 0; i < n; ++i) {
+        mine_port[n_mine] = port_of(rx[i]);
+        mine[n_mine++] = rx[i];
+      }
+    }
+
+    for (unsigned i = 0; i < n_mine; ++i) {
+      rte_mbuf* m = mine[i];
+      if (m->nb_segs != 1) {  // the pipeline works on one contiguous frame
+        ++w.stats.multi_segment;
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      Record rec;
+      if (records_ != nullptr) {
+        rec = record_of(m, mine_port[i], tables.generation);
+        rec.worker = static_cast<uint8_t>(w.index);
+      }
+      Frame f{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
+      const Outcome o = process(tables, w.flows, config_.addressing, mine_port[i], f, w.counters);
+      if (records_ != nullptr) {
+        rec.outcome = o;
+        if (rte_ring_mp_enqueue_elem(records_, &rec, sizeof(Record)) != 0) ++w.stats.records_lost;
+      }
+      if (o.out == Port::kNone) {
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      m->data_off = static_cast<uint16_t>(f.data_off);
+      m->data_len = static_cast<uint16_t>(f.data_len);
+      m->pkt_len = f.data_len;
+      const size_t p = static_cast<size_t>(o.out);
+      w.out[p][w.out_count[p]++] = m;
+    }
+
+    if (w.index == 0) {  // control's frames leave through worker 0's queues
+      for (size_t p = 0; p < kPortCount; ++p) {
+        const unsigned room = static_cast<unsigned>(std::size(w.out[p])) - w.out_count[p];
+        const unsigned n = rte_ring_sc_dequeue_burst(
+            control_tx_[p], reinterpret_cast<void**>(w.out[p] + w.out_count[p]),
+            std::min(room, kBurst), nullptr);
+        w.out_count[p] += n;
+        work += n;
+      }
+    }
+    for (size_t p = 0; p < kPortCount; ++p) flush(p);
+    w.reader.quiescent();
+
+    if (work != 0) {
+      idle = 0;
+    } else if (config_.idle_sleep_us != 0 && ++idle >= config_.idle_polls) {
+      // Nothing for a while: let the other lcores (and control) have the CPU. Offline first so
+      // a publish does not wait for a sleeper.
+      w.reader.offline();
+      ++w.stats.idle_sleeps;
+      usleep(config_.idle_sleep_us);
+      w.reader.online();
+      idle = 0;
+    }
+  }
+  w.reader.offline();
+}
+
+}  // namespace simcore::dp

@@ -1,0 +1,146 @@
+// dataplane/dpdk/engine.h — the fast path: two ports (access, core), N worker lcores, the
+// published snapshot, and the rings to and from control.
+//
+//   access port ─┐  rx queue w  ┌──────────── worker w ─────────────┐  tx queue w  ┌─► access
+//   core port ───┴─────────────►│ owner = hash(UE address) % N      │─────────────┴─► core
+//                               │   not mine → handoff ring[owner]  │
+//                               │ process() on the snapshot         │──► punt ring ──► control
+//                               └───────────────────────────────────┘◄── control tx ring (w 0)
+//
+// Every packet of one Thing is processed by the same worker (hash of the inner source uplink,
+// of the post-NAT inner destination downlink), so per-Thing flow state and counters are per
+// worker without locks. NICs spread frames over rx queues by the outer headers, which says
+// nothing about the Thing, so a worker that receives another worker's packet hands it over on
+// that worker's ring (VPP's worker handoff). Control publishes snapshots with one pointer swap
+// (core::Publisher, QSBR); workers load it once per burst and report quiescence after it, so a
+// swap never pauses them. A worker with nothing to do for a while goes offline and sleeps for
+// `idle_sleep_us`, so lab machines and tests are not held by spinning lcores.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_spinlock.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/publisher.h"
+#include "core/result.h"
+#include "core/tables.h"
+#include "dataplane/dpdk/port.h"
+#include "dataplane/pipeline.h"
+
+struct rte_ring;
+
+namespace simcore::dp {
+
+inline constexpr unsigned kMaxWorkers = 64;
+
+struct EngineConfig {
+  unsigned workers = 1;      // worker lcores (EAL must have this many beyond the main lcore)
+  PortSpec access;           // toward the radio network
+  PortSpec core;             // toward the internet and back ends
+  PortConfig addressing;     // our addresses and next hops
+  unsigned mbufs = 16383;    // mempool size (2^n − 1 is what the pool likes)
+  uint16_t ring_size = 1024;  // rx/tx descriptors and software ring entries
+  unsigned idle_sleep_us = 100;  // 0: pure busy polling (benchmarks with dedicated cores)
+  unsigned idle_polls = 1024;    // empty polls before a worker sleeps
+  // Replays and tests: > 0 makes every worker log a Record per processed frame on a ring of
+  // this many entries that control drains with drain_records(). Frames are never dropped for
+  // a full log: the record is (and records_lost counts it).
+  unsigned record_ring = 0;
+};
+
+// What happened to one frame, and under which snapshot: replays annotate their output with it,
+// and the live-swap test checks each verdict against the generation that produced it.
+struct Record {
+  uint64_t generation;  // CompiledTables::generation the frame was classified with
+  uint32_t src;         // the policed packet's source and IPv4 identification (host order):
+  uint16_t ip_id;       //   inner for a G-PDU, outer otherwise; 0 when it has none
+  Port in;
+  uint8_t worker;  // the worker that processed it
+  Outcome outcome;
+};
+
+// The engine's own per-worker counts, next to the pipeline's Counters.
+struct WorkerStats {
+  uint64_t handed_off;     // frames this worker received for another worker
+  uint64_t handoff_full;   // ... dropped because that worker's ring was full
+  uint64_t tx_full;        // frames the port's tx queue refused (dropped)
+  uint64_t punt_full;      // punted frames dropped because control's ring was full
+  uint64_t multi_segment;  // chained mbufs (jumbo frames): dropped, the pipeline needs one
+  uint64_t idle_sleeps;
+  uint64_t records_lost;   // the record ring was full
+};
+
+// What control reads: the snapshot the data plane classifies with.
+struct Snapshot {
+  std::shared_ptr<const core::CompiledTables> tables;
+};
+
+class Engine {
+ public:
+  // Creates the mempool, opens both ports and the rings. EAL must be initialised.
+  static core::Result<std::unique_ptr<Engine>> create(const EngineConfig& config);
+  ~Engine();  // stops the workers, closes the ports, frees mbufs still in rings
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Publishes the tables workers use from their next burst. Control thread only; frees
+  // snapshots no worker can still see.
+  void publish(std::shared_ptr<const core::CompiledTables> tables);
+  // Launches the workers. Needs a published snapshot. Control thread only.
+  core::Status start();
+  // Asks the workers to finish their burst and return; waits for them. Idempotent.
+  void stop();
+  bool running() const noexcept { return running_; }
+
+  // Frames the pipeline punted to control (GTP-C, IKE, ARP replies), up to out.size(); the
+  // caller owns them (rte_pktmbuf_free). Control thread.
+  size_t receive_punted(std::span<rte_mbuf*> out) noexcept;
+  // Queues a frame control built for transmission out of `port` by worker 0. Takes ownership
+  // (frees it when the ring is full and returns false). Control thread.
+  bool transmit(Port port, rte_mbuf* frame) noexcept;
+
+  // Records logged since the last call (see EngineConfig::record_ring), up to out.size(), in
+  // each worker's processing order. Control thread.
+  size_t drain_records(std::span<Record> out) noexcept;
+
+  // A copy of each worker's counters (read while they run: each value is a consistent 64-bit
+  // word, the set is not a point-in-time snapshot).
+  std::vector<Counters> counters() const;
+  Counters total() const;
+  std::vector<WorkerStats> worker_stats() const;
+
+  rte_mempool* pool() const noexcept { return pool_; }
+  const EthPort& port(Port p) const noexcept { return p == Port::kAccess ? *access_ : *core_; }
+  unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  uint64_t generation() const noexcept;
+
+ private:
+  struct Worker;
+  explicit Engine(const EngineConfig& config);
+  static int worker_main(void* arg);
+  void run(Worker& w);
+
+  EngineConfig config_;
+  rte_mempool* pool_ = nullptr;
+  std::unique_ptr<EthPort> access_;
+  std::unique_ptr<EthPort> core_;
+  rte_ring* punt_ = nullptr;
+  rte_ring* records_ = nullptr;  // MP/SC ring of Record (record_ring > 0)
+  rte_ring* control_tx_[kPortCount] = {nullptr, nullptr};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  core::Publisher<Snapshot> publisher_;
+  std::shared_ptr<const Snapshot> current_;
+  // Worker w transmits on queue w % tx_queues; a driver with fewer tx queues than workers
+  // (net_pcap has one) makes workers share a queue, and then they take its lock.
+  rte_spinlock_t tx_lock_[kPortCount][kMaxWorkers];
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+};
+
+}  // namespace simcore::dp

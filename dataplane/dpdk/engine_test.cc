@@ -1,0 +1,409 @@
+// The engine on net_ring ports in one process: frames go into the ports' rx rings and what the
+// workers transmit is read from the tx rings. Each frame's bytes out must be what process()
+// makes of it on the same tables (the pipeline's own tests check those bytes field by field);
+// these tests are about what DPDK adds: ports, bursts, mbufs, worker handoff, counters,
+// control's rings, and snapshot swaps under traffic.
+#include "dataplane/dpdk/engine.h"
+
+#include <gtest/gtest.h>
+#include <rte_cycles.h>
+#include <rte_ring.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/compiler.h"
+#include "dataplane/dpdk/eal.h"
+#include "dataplane/packet/wire.h"
+#include "dataplane/testing/frame_builder.h"
+
+namespace simcore::dp {
+namespace {
+
+using testing::Bytes;
+using testing::ip;
+using testing::Ip4;
+
+const Mac kAccessMac{2, 0, 0, 0, 1, 1};
+const Mac kAccessPeerMac{2, 0, 0, 0, 1, 2};
+const Mac kCoreMac{2, 0, 0, 0, 2, 1};
+const Mac kCoreRouterMac{2, 0, 0, 0, 2, 2};
+const PortConfig kPorts{ip("192.0.2.1"), ip("203.0.113.1"), kAccessMac,
+                        kAccessPeerMac,  kCoreMac,          kCoreRouterMac};
+const uint32_t kServer = ip("198.51.100.1");
+const uint32_t kEnb = ip("100.64.0.1");
+
+uint32_t thing_addr(size_t i) { return ip("10.20.0.0") + 10 + static_cast<uint32_t>(i); }
+uint32_t thing_teid(size_t i) { return 0x1000 + static_cast<uint32_t>(i); }
+uint32_t peer_teid(size_t i) { return 0x8000 + static_cast<uint32_t>(i); }
+
+// One network (pool 10.20.0.0/24, VLAN 7), one profile (outbound UDP to port 53 denied when
+// `deny_dns`), `things` attached ACTIVE Things.
+struct Policy {
+  core::Account account;
+  core::Compiler compiler;
+  core::ProfileId profile;
+  core::GroupId group;
+  std::vector<core::ThingId> things;
+
+  explicit Policy(size_t n) {
+    core::Network net;
+    net.name = "lab";
+    net.apn = "lab.example";
+    net.vlan = 7;
+    const core::NetworkId nid = account.create_network(net).value();
+    (void)account.add_pool(nid, core::Cidr::parse("10.20.0.0/24").value()).value();
+    profile = account.create_profile(profile_spec(true)).value();
+    core::ThingsGroup g;
+    g.name = "g";
+    g.network = nid;
+    g.profile = profile;
+    group = account.create_group(g).value();
+    for (size_t i = 0; i < n; ++i) {
+      core::Thing spec;
+      spec.iccid = "89310000000000" + std::to_string(10000 + i);
+      spec.imsi = "2040800000" + std::to_string(10000 + i);
+      spec.group = group;
+      spec.ip_lock = true;
+      spec.locked_addr = core::Ipv4{thing_addr(i)};
+      things.push_back(account.provision({spec}).value()[0]);
+      activate(i);
+    }
+  }
+  static core::IpProfile profile_spec(bool deny_dns) {
+    core::IpProfile p;
+    p.name = "p";
+    if (deny_dns) {
+      core::FirewallRule deny;
+      deny.priority = 1;
+      deny.action = core::Action::kDeny;
+      deny.protocol = core::Protocol::kUdp;
+      deny.remote_ports = {53, 53};
+      p.outbound.rules = {deny};
+    }
+    return p;
+  }
+  void activate(size_t i) {
+    ASSERT_TRUE(account.set_state(things[i], core::ThingState::kActive).ok());
+    core::AttachRequest req;
+    req.uplink_teid = thing_teid(i);
+    req.peer_addr = core::Ipv4{kEnb};
+    req.peer_teid = peer_teid(i);
+    req.apn = "lab.example";
+    ASSERT_TRUE(account.attach(things[i], req).ok());
+  }
+  void suspend(size_t i) {
+    ASSERT_TRUE(account.set_state(things[i], core::ThingState::kSuspended).ok());
+  }
+  void deny_dns(bool on) { ASSERT_TRUE(account.replace_profile(profile, profile_spec(on)).ok()); }
+  std::shared_ptr<const core::CompiledTables> compile() {
+    return compiler.compile(account.model()).value();
+  }
+};
+
+Bytes udp_packet(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint16_t id) {
+  Ip4 h = testing::ip4(src, dst);
+  h.id = id;
+  return testing::ipv4(h, kProtoUdp, testing::udp(h, sport, dport, {1, 2, 3, 4}));
+}
+Bytes uplink_frame(size_t thing, uint16_t dport, uint16_t id) {
+  const Ip4 o = testing::ip4(kEnb, kPorts.access_addr);
+  const Bytes inner = udp_packet(thing_addr(thing), kServer, 40000, dport, id);
+  return testing::ethernet(kAccessMac, kAccessPeerMac, kEtherTypeIpv4,
+                           testing::ipv4(o, kProtoUdp,
+                                         testing::udp(o, kGtpuPort, kGtpuPort,
+                                                      testing::gtpu(kGtpuMsgGpdu,
+                                                                    thing_teid(thing), inner),
+                                                      false)));
+}
+Bytes downlink_frame(size_t thing, uint16_t id) {
+  return testing::ethernet(kCoreMac, kCoreRouterMac, kEtherTypeIpv4,
+                           udp_packet(kServer, thing_addr(thing), 53, 40000, id));
+}
+
+// Two ring-backed ports and an engine on them.
+class RingLab {
+ public:
+  explicit RingLab(unsigned workers, unsigned record_ring = 0) {
+    static int n = 0;
+    const std::string tag = std::to_string(n++);
+    for (int i = 0; i < 4; ++i) {
+      rings_[i] = rte_ring_create(("lab" + tag + "_" + std::to_string(i)).c_str(), 16384,
+                                  SOCKET_ID_ANY, 0);
+      EXPECT_NE(rings_[i], nullptr);
+    }
+    auto access = make_ring_port("access" + tag, rings_[0], rings_[1]);
+    auto core = make_ring_port("core" + tag, rings_[2], rings_[3]);
+    EXPECT_TRUE(access.ok() && core.ok());
+    EngineConfig c;
+    c.workers = workers;
+    c.access.name = access.ok() ? *access : "";
+    c.core.name = core.ok() ? *core : "";
+    c.addressing = kPorts;
+    c.idle_sleep_us = 50;
+    c.idle_polls = 64;
+    c.record_ring = record_ring;
+    auto e = Engine::create(c);
+    EXPECT_TRUE(e.ok()) << e.error().message();
+    if (e.ok()) engine = std::move(*e);
+  }
+  ~RingLab() {
+    engine.reset();  // stops workers, closes the ports
+    for (rte_ring* r : rings_) {
+      void* m = nullptr;
+      while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      rte_ring_free(r);
+    }
+  }
+
+  void send(Port p, const Bytes& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(engine->pool());
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+                frame.size());
+    ASSERT_EQ(rte_ring_enqueue(rings_[p == Port::kAccess ? 0 : 2], m), 0);
+  }
+  // Frames transmitted out of `p` so far (waits up to `wait` for `want` of them).
+  std::vector<Bytes> received(Port p, size_t want,
+                              std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    rte_ring* r = rings_[p == Port::kAccess ? 1 : 3];
+    std::vector<Bytes> out;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
+      void* m = nullptr;
+      if (rte_ring_dequeue(r, &m) != 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        continue;
+      }
+      auto* mb = static_cast<rte_mbuf*>(m);
+      const auto* d = rte_pktmbuf_mtod(mb, const uint8_t*);
+      out.emplace_back(d, d + mb->data_len);
+      rte_pktmbuf_free(mb);
+    }
+    return out;
+  }
+  // Waits until the workers have taken `n` frames in (rx counters), up to 5 s.
+  bool wait_rx(uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const Counters c = engine->total();
+      if (c.rx[0] + c.rx[1] >= n) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return false;
+  }
+
+  std::unique_ptr<Engine> engine;
+
+ private:
+  rte_ring* rings_[4] = {};
+};
+
+// The portable pipeline on a copy of the frame: what the engine must have sent.
+struct Expected {
+  Port out;
+  Bytes bytes;
+  Outcome outcome;
+};
+Expected expect(const core::CompiledTables& t, Port in, const Bytes& frame, Counters& c) {
+  std::vector<uint8_t> buf(kDefaultHeadroom + frame.size() + 64);
+  std::memcpy(buf.data() + kDefaultHeadroom, frame.data(), frame.size());
+  Frame f{buf, kDefaultHeadroom, static_cast<uint32_t>(frame.size())};
+  core::FlowMemory flows;
+  const Outcome o = process(t, flows, kPorts, in, f, c);
+  return {o.out, Bytes(f.data(), f.data() + f.data_len), o};
+}
+
+bool same_counters(const Counters& a, const Counters& b) {
+  return std::memcmp(&a, &b, sizeof(Counters)) == 0;
+}
+
+TEST(Engine, RefusesToStartWithoutTablesAndWithTooManyWorkers) {
+  RingLab lab(1);
+  ASSERT_NE(lab.engine, nullptr);
+  const core::Status s = lab.engine->start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), core::Code::kFailedPrecondition);
+
+  EngineConfig c;
+  c.workers = 40;
+  auto e = Engine::create(c);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().fields().at(0).field, "workers");
+}
+
+TEST(Engine, RingPortsCarryEveryVerdictWithThePipelinesBytesAndCounters) {
+  Policy policy(4);
+  const auto tables = policy.compile();
+  RingLab lab(1);
+  ASSERT_NE(lab.engine, nullptr);
+  lab.engine->publish(tables);
+  ASSERT_TRUE(lab.engine->start().ok());
+
+  Bytes truncated = uplink_frame(0, 80, 9);
+  truncated.resize(40);
+  const std::vector<std::pair<Port, Bytes>> frames = {
+      {Port::kAccess, uplink_frame(0, 80, 1)},    // forward, VLAN 7
+      {Port::kAccess, uplink_frame(1, 53, 2)},    // uplink.firewall
+      {Port::kAccess, uplink_frame(2, 443, 3)},   // forward
+      {Port::kCore, downlink_frame(3, 4)},        // deliver, GTP-U toward the eNodeB
+      {Port::kCore, downlink_frame(200, 5)},      // downlink.no_session
+      {Port::kAccess, truncated},                 // malformed: counted by its parse status
+  };
+  Counters want{};
+  std::vector<Bytes> want_out[kPortCount];
+  for (const auto& [port, frame] : frames) {
+    const Expected e = expect(*tables, port, frame, want);
+    if (e.out != Port::kNone) want_out[static_cast<size_t>(e.out)].push_back(e.bytes);
+    lab.send(port, frame);
+  }
+  ASSERT_EQ(want_out[0].size(), 1u);
+  ASSERT_EQ(want_out[1].size(), 2u);
+  EXPECT_EQ(lab.received(Port::kCore, 2), want_out[1]);
+  EXPECT_EQ(lab.received(Port::kAccess, 1), want_out[0]);
+  ASSERT_TRUE(lab.wait_rx(frames.size()));
+  lab.engine->stop();
+  EXPECT_TRUE(same_counters(lab.engine->total(), want));
+  EXPECT_EQ(lab.engine->total().policy_drop[static_cast<size_t>(core::DropReason::kUplinkFirewall)],
+            1u);
+}
+
+TEST(Engine, ControlTransmitsThroughWorkerZero) {
+  Policy policy(1);
+  RingLab lab(2);
+  ASSERT_NE(lab.engine, nullptr);
+  lab.engine->publish(policy.compile());
+  ASSERT_TRUE(lab.engine->start().ok());
+  const Bytes reply = downlink_frame(0, 77);  // any bytes: control's frames are not policed
+  rte_mbuf* m = rte_pktmbuf_alloc(lab.engine->pool());
+  ASSERT_NE(m, nullptr);
+  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(reply.size())), reply.data(),
+              reply.size());
+  ASSERT_TRUE(lab.engine->transmit(Port::kAccess, m));
+  EXPECT_EQ(lab.received(Port::kAccess, 1), std::vector<Bytes>{reply});
+  EXPECT_TRUE(lab.received(Port::kCore, 1, std::chrono::milliseconds(100)).empty());
+}
+
+// Three workers behind single-queue ports: worker 0 receives everything and hands each frame
+// to the worker that owns its Thing. Every frame must come out, and the records must show each
+// Thing (uplink source, downlink destination) handled by one worker only.
+TEST(Engine, EachThingIsHandledByOneWorker) {
+  constexpr size_t kThings = 48, kRounds = 20;
+  Policy policy(kThings);
+  RingLab lab(3, 4096);
+  ASSERT_NE(lab.engine, nullptr);
+  lab.engine->publish(policy.compile());
+  ASSERT_TRUE(lab.engine->start().ok());
+  for (size_t r = 0; r < kRounds; ++r) {
+    for (size_t t = 0; t < kThings; ++t) {
+      lab.send(Port::kAccess, uplink_frame(t, 80, static_cast<uint16_t>(r)));
+      lab.send(Port::kCore, downlink_frame(t, static_cast<uint16_t>(r)));
+    }
+  }
+  EXPECT_EQ(lab.received(Port::kCore, kThings * kRounds).size(), kThings * kRounds);
+  EXPECT_EQ(lab.received(Port::kAccess, kThings * kRounds).size(), kThings * kRounds);
+  lab.engine->stop();
+
+  std::vector<Record> records(4096);
+  records.resize(lab.engine->drain_records(records));
+  ASSERT_EQ(records.size(), 2 * kThings * kRounds);
+  std::map<uint32_t, std::set<unsigned>> workers_of;  // Thing address → workers seen
+  std::set<unsigned> used;
+  for (const Record& r : records) {
+    const uint32_t thing = r.in == Port::kAccess ? r.src : 0;
+    if (thing != 0) workers_of[thing].insert(r.worker);
+    used.insert(r.worker);
+  }
+  for (const auto& [thing, ws] : workers_of) EXPECT_EQ(ws.size(), 1u) << thing;
+  EXPECT_EQ(used.size(), 3u);  // 48 Things over 3 workers: each gets some
+  uint64_t handed = 0;
+  for (const WorkerStats& s : lab.engine->worker_stats()) {
+    handed += s.handed_off;
+    EXPECT_EQ(s.handoff_full + s.tx_full + s.records_lost, 0u);
+  }
+  EXPECT_GT(handed, 0u);
+  // Uplink and downlink of one Thing meet on the same worker.
+  std::vector<Counters> per = lab.engine->counters();
+  for (const Counters& c : per) EXPECT_EQ(c.rx[0], c.rx[1]);
+}
+
+// Control publishes 1,000 changed snapshots — a Thing suspended and reactivated, a deny rule
+// added and removed — while two workers classify a steady stream. Every frame must be
+// accounted for (none lost to a swap), and each one's verdict must be what the snapshot it was
+// classified under says: the record names the generation, and the pipeline on that
+// generation's tables must agree.
+TEST(Engine, LiveSwapLosesNothingAndEveryVerdictMatchesItsSnapshot) {
+  constexpr size_t kThings = 8, kSwaps = 1000, kPerSwap = 12;
+  Policy policy(kThings);
+  RingLab lab(2, 32768);
+  ASSERT_NE(lab.engine, nullptr);
+  std::map<uint64_t, std::shared_ptr<const core::CompiledTables>> by_generation;
+  auto publish = [&] {
+    auto t = policy.compile();
+    by_generation[t->generation] = t;
+    lab.engine->publish(t);
+  };
+  publish();
+  ASSERT_TRUE(lab.engine->start().ok());
+
+  std::map<std::pair<uint32_t, uint16_t>, std::pair<Port, Bytes>> sent;  // (src, ip id) → frame
+  uint16_t id = 0;
+  size_t out_expected_max = 0;
+  for (size_t s = 0; s < kSwaps; ++s) {
+    for (size_t k = 0; k < kPerSwap; ++k, ++id) {
+      const size_t thing = id % kThings;
+      // Things 0 and 1 see the changes: 0 is suspended/reactivated, DNS is denied by turns.
+      Bytes f = (k % 3 == 2) ? downlink_frame(thing, id)
+                             : uplink_frame(thing, (k % 3 == 0) ? 53 : 80, id);
+      const Port in = (k % 3 == 2) ? Port::kCore : Port::kAccess;
+      const uint32_t src = in == Port::kCore ? kServer : thing_addr(thing);
+      sent[{src, id}] = {in, f};
+      lab.send(in, f);
+      ++out_expected_max;
+    }
+    switch (s % 4) {
+      case 0: policy.suspend(0); break;
+      case 1: policy.activate(0); break;
+      case 2: policy.deny_dns(false); break;
+      case 3: policy.deny_dns(true); break;
+    }
+    publish();
+  }
+  ASSERT_TRUE(lab.wait_rx(sent.size()));
+  lab.engine->stop();
+
+  std::vector<Record> records(sent.size() + 1);
+  records.resize(lab.engine->drain_records(records));
+  ASSERT_EQ(records.size(), sent.size());  // every frame was classified exactly once
+  std::set<uint64_t> generations;
+  size_t mismatches = 0;
+  Counters want{};
+  for (const Record& r : records) {
+    const auto it = sent.find({r.src, r.ip_id});
+    ASSERT_NE(it, sent.end());
+    generations.insert(r.generation);
+    const Expected e = expect(*by_generation.at(r.generation), it->second.first,
+                              it->second.second, want);
+    if (e.outcome.out != r.outcome.out || e.outcome.verdict != r.outcome.verdict ||
+        e.outcome.policy_drop != r.outcome.policy_drop) {
+      ++mismatches;
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(generations.size(), 10u);  // the stream really ran across swaps
+  const Counters got = lab.engine->total();
+  EXPECT_TRUE(same_counters(got, want));  // the same frames counted in the same places
+  for (const WorkerStats& st : lab.engine->worker_stats()) {
+    EXPECT_EQ(st.handoff_full + st.tx_full + st.records_lost, 0u);
+  }
+  const size_t out = lab.received(Port::kCore, got.tx[1]).size() +
+                     lab.received(Port::kAccess, got.tx[0]).size();
+  EXPECT_EQ(out, got.tx[0] + got.tx[1]);
+  EXPECT_LE(out, out_expected_max);
+}
+
+}  // namespace
+}  // namespace simcore::dp
