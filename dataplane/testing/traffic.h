@@ -1,0 +1,36 @@
+// dataplane/testing/traffic.h — benchmark traffic: a seeded random account of `things` Things
+// (100 IP Profiles of 100 rules per chain, 3 networks) compiled, and distinct frames that the
+// policy sends all the way through: uplink G-PDUs it FORWARDs and downlink packets it
+// DELIVERs (chosen with core::lookup_packet on the same tables), so every frame runs parse,
+// lookup, rewrite and encapsulation. Used by the pipeline and engine benchmarks.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "core/tables.h"
+#include "dataplane/pipeline.h"
+#include "dataplane/testing/frame_builder.h"
+
+namespace simcore::dp::testing {
+
+struct TrafficOptions {
+  size_t things = 1600;      // about 63% end up ACTIVE and attached (see `sessions`)
+  size_t distinct = 4096;    // frames per direction
+  size_t inner_bytes = 64;   // inner IPv4 packet size (IPv4 + UDP + payload), ≥ 28
+  size_t rules = 100;        // rules per chain of each of the 100 profiles
+};
+
+struct Traffic {
+  std::shared_ptr<const core::CompiledTables> tables;
+  std::vector<Bytes> uplink;    // on the access port
+  std::vector<Bytes> downlink;  // on the core port
+  size_t sessions = 0;
+};
+
+// Builds it for the ports' addresses. Deterministic. Slow for large accounts (seconds at 100k
+// Things): benchmarks cache it.
+Traffic forwarding_traffic(const TrafficOptions& options, const PortConfig& ports);
+
+}  // namespace simcore::dp::testing
