@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <set>
 
 namespace simcore::ctl {
@@ -18,6 +19,107 @@ bool read(const YAML::Node& n, const char* key, T& out, core::FieldErrors& errs)
     errs.add(key, "has the wrong type");
     return false;
   }
+}
+
+// Checks that every key of map `n` (named `where`) is in `keys`.
+void only_keys(const YAML::Node& n, const std::string& where, const std::set<std::string>& keys,
+               core::FieldErrors& errs) {
+  for (const auto& kv : n) {
+    const std::string k = kv.first.as<std::string>("");
+    if (!keys.count(k)) errs.add(where + "." + k, "unknown key");
+  }
+}
+
+std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& text) {
+  std::array<uint8_t, 6> mac{};
+  unsigned b[6];
+  char end = 0;
+  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                  &b[5], &end) != 6) {
+    return std::nullopt;
+  }
+  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(b[i]);
+  return mac;
+}
+
+void read_port(const YAML::Node& n, const std::string& where, PortSection& p,
+               core::FieldErrors& errs) {
+  if (!n || !n.IsMap()) {
+    errs.add(where, "must be a map with at least port and address");
+    return;
+  }
+  only_keys(n, where,
+            {"port", "devargs", "address", "prefixLength", "gateway", "mtu", "neighbours"}, errs);
+  core::FieldErrors e;
+  if (!read(n, "port", p.port, e) || p.port.empty()) e.add("port", "names a DPDK port");
+  read(n, "devargs", p.devargs, e);
+  std::string addr;
+  if (read(n, "address", addr, e)) {
+    if (auto a = core::Ipv4::parse(addr); a.ok()) {
+      p.address = *a;
+    } else {
+      e.add("address", "an IPv4 address");
+    }
+  } else {
+    e.add("address", "is required");
+  }
+  int len = p.prefix_length;
+  if (read(n, "prefixLength", len, e) && (len < 1 || len > 32)) e.add("prefixLength", "1 to 32");
+  p.prefix_length = static_cast<uint8_t>(len);
+  if (read(n, "gateway", addr, e)) {
+    if (auto a = core::Ipv4::parse(addr); a.ok()) {
+      p.gateway = *a;
+    } else {
+      e.add("gateway", "an IPv4 address");
+    }
+  }
+  int mtu = p.mtu;
+  if (read(n, "mtu", mtu, e) && (mtu < 576 || mtu > 9000)) e.add("mtu", "576 to 9000");
+  p.mtu = static_cast<uint16_t>(mtu);
+  if (const YAML::Node nb = n["neighbours"]) {
+    if (!nb.IsSequence()) e.add("neighbours", "a list of {address, mac}");
+    for (const YAML::Node& x : nb) {
+      if (!x.IsMap()) {
+        e.add("neighbours", "each needs an IPv4 address and a MAC like 02:00:00:00:00:01");
+        break;
+      }
+      const auto a = core::Ipv4::parse(x["address"].as<std::string>(""));
+      const auto mac = parse_mac(x["mac"].as<std::string>(""));
+      if (!a.ok() || !mac) {
+        e.add("neighbours", "each needs an IPv4 address and a MAC like 02:00:00:00:00:01");
+        break;
+      }
+      p.neighbours.push_back({*a, *mac});
+    }
+  }
+  if (core::Status st = e.status(); !st) {
+    for (const core::FieldError& f : st.error().fields()) errs.add(where + "." + f.field, f.message);
+  }
+}
+
+void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) {
+  if (!n.IsMap()) {
+    errs.add("dataplane", "must be a map");
+    return;
+  }
+  only_keys(n, "dataplane",
+            {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "access",
+             "core"},
+            errs);
+  core::FieldErrors e;
+  if (read(n, "workers", d.workers, e) && (d.workers < 1 || d.workers > 64)) {
+    e.add("workers", "1 to 64");
+  }
+  read(n, "lcores", d.lcores, e);
+  if (read(n, "memoryMb", d.memory_mb, e) && d.memory_mb < 64) e.add("memoryMb", "at least 64");
+  read(n, "hugepages", d.hugepages, e);
+  read(n, "pci", d.pci, e);
+  read(n, "idleSleepMicros", d.idle_sleep_us, e);
+  if (core::Status st = e.status(); !st) {
+    for (const core::FieldError& f : st.error().fields()) errs.add("dataplane." + f.field, f.message);
+  }
+  read_port(n["access"], "dataplane.access", d.access, errs);
+  read_port(n["core"], "dataplane.core", d.core, errs);
 }
 
 }  // namespace
@@ -40,7 +142,7 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
                                               "rateLimitBurst",    "maxBodyBytes",
                                               "maxConnections",    "tlsCertFile",
                                               "tlsKeyFile",        "ratePlan",
-                                              "smsValiditySeconds"};
+                                              "smsValiditySeconds", "dataplane"};
   core::FieldErrors errs;
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>("");
@@ -95,6 +197,7 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
   if (read(root, "smsValiditySeconds", c.sms_validity_s, errs) && c.sms_validity_s < 1) {
     errs.add("smsValiditySeconds", "must be at least 1");
   }
+  if (const YAML::Node dp = root["dataplane"]) read_dataplane(dp, c.dataplane.emplace(), errs);
   std::string s;
   if (read(root, "tlsCertFile", s, errs)) c.tls_cert_file = s;
   if (read(root, "tlsKeyFile", s, errs)) c.tls_key_file = s;

@@ -2,11 +2,15 @@
 // embedded defaults serve the API on 127.0.0.1:8080 with the data directory ./simcore-data.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/result.h"
+#include "core/types.h"
 
 namespace simcore::ctl {
 
@@ -16,6 +20,30 @@ struct RatePlan {
   double fee_per_cycle = 1.00;  // per SIM per billing cycle (a calendar month, UTC)
   double price_per_mb = 0.05;   // per 10^6 bytes, up and down together
   double price_per_sms = 0.02;  // per MT SMS delivered and per MO SMS received
+};
+
+// One data-plane port: which DPDK port, and the gateway's address on that side.
+struct PortSection {
+  std::string port;     // ethdev name, or a vdev to create ("net_pcap0", "net_af_packet0")
+  std::string devargs;  // the vdev's arguments ("rx_pcap=in.pcap,tx_pcap=out.pcap")
+  core::Ipv4 address;   // ours on this side (access: the GTP-U endpoint)
+  uint8_t prefix_length = 24;  // on-link prefix around `address`
+  std::optional<core::Ipv4> gateway;  // next hop for off-link destinations
+  uint16_t mtu = 1500;
+  // Static neighbours (address → MAC "02:00:00:00:00:01"), for peers that do not answer ARP.
+  std::vector<std::pair<core::Ipv4, std::array<uint8_t, 6>>> neighbours;
+};
+
+// The DPDK fast path (DESIGN.md "DPDK on these machines"). Present: simcored runs it.
+struct DataplaneConfig {
+  unsigned workers = 1;
+  std::string lcores = "(0-3)@(0-1)";  // EAL --lcores; the main lcore is simcored's own thread
+  unsigned memory_mb = 512;
+  bool hugepages = false;
+  bool pci = false;
+  unsigned idle_sleep_us = 100;  // 0: busy-poll all the time (dedicated cores)
+  PortSection access;
+  PortSection core;
 };
 
 struct DaemonConfig {
@@ -38,6 +66,7 @@ struct DaemonConfig {
   int64_t sms_validity_s = 86400;  // an MT SMS not delivered by then is EXPIRED
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
+  std::optional<DataplaneConfig> dataplane;  // absent: the API only, no packets
 };
 
 // Parses a config file; errors name the key ("port: must be 0 to 65535"). Unknown keys are

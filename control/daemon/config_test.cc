@@ -27,6 +27,32 @@ TEST(Config, ReadsTheRatePlanAndSmsValidity) {
   EXPECT_EQ(c->sms_validity_s, 600);
 }
 
+TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
+  EXPECT_FALSE(load_config_text("")->dataplane.has_value());
+  auto c = load_config_text(
+      "dataplane:\n"
+      "  workers: 2\n"
+      "  idleSleepMicros: 0\n"
+      "  access: {port: net_pcap0, devargs: 'rx_pcap=a.pcap,tx_pcap=b.pcap', address: 192.0.2.1,"
+      " prefixLength: 24, gateway: 192.0.2.254, mtu: 1400,"
+      " neighbours: [{address: 192.0.2.254, mac: '02:00:00:00:01:fe'}]}\n"
+      "  core: {port: net_ring0, address: 203.0.113.1}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  ASSERT_TRUE(c->dataplane.has_value());
+  const DataplaneConfig& d = *c->dataplane;
+  EXPECT_EQ(d.workers, 2u);
+  EXPECT_EQ(d.idle_sleep_us, 0u);
+  EXPECT_EQ(d.access.port, "net_pcap0");
+  EXPECT_EQ(d.access.devargs, "rx_pcap=a.pcap,tx_pcap=b.pcap");
+  EXPECT_EQ(d.access.address.value, 0xc0000201u);
+  EXPECT_EQ(d.access.gateway->value, 0xc00002feu);
+  EXPECT_EQ(d.access.mtu, 1400);
+  ASSERT_EQ(d.access.neighbours.size(), 1u);
+  EXPECT_EQ(d.access.neighbours[0].second[5], 0xfe);
+  EXPECT_EQ(d.core.mtu, 1500);  // defaults
+  EXPECT_FALSE(d.core.gateway.has_value());
+}
+
 TEST(Config, ErrorsNameTheKey) {
   struct Case {
     const char* text;
@@ -42,6 +68,21 @@ TEST(Config, ErrorsNameTheKey) {
       {"tlsCertFile: a.pem\n", "tlsKeyFile"},
       {"apiPrefix: api/\n", "apiPrefix"},
       {"adminClientSecret: short\n", "adminClientSecret"},
+      {"dataplane: {workers: 0, access: {port: a, address: 1.2.3.4}, core: {port: c, "
+       "address: 5.6.7.8}}\n",
+       "dataplane.workers"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4}}\n", "dataplane.core"},
+      {"dataplane: {access: {port: a, address: 1.2.3}, core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.access.address"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4, mtu: 100}, core: {port: c, "
+       "address: 5.6.7.8}}\n",
+       "dataplane.access.mtu"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4, neighbours: [{address: 1.2.3.5, "
+       "mac: nope}]}, core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.access.neighbours"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4, vlan: 3}, core: {port: c, "
+       "address: 5.6.7.8}}\n",
+       "dataplane.access.vlan"},
   };
   for (const Case& c : cases) {
     auto r = load_config_text(c.text);
