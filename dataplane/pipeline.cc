@@ -1,39 +1,18 @@
 #include "dataplane/pipeline.h"
 
-#include "core/check.h"
 #include "core/table_lookup.h"
 #include "core/types.h"
+#include "dataplane/packet/arp.h"
+#include "dataplane/packet/icmp.h"
 #include "dataplane/packet/wire.h"
 
 namespace simcore::dp {
 namespace {
 
-Outcome drop_pipeline(Outcome o, PipelineDrop why, Counters& c) noexcept {
-  o.out = Port::kNone;
-  o.drop = why;
-  ++c.pipeline_drop[static_cast<size_t>(why)];
-  return o;
-}
-
 Outcome sent(Outcome o, Port out, Counters& c) noexcept {
   o.out = out;
   ++c.tx[static_cast<size_t>(out)];
   return o;
-}
-
-core::PacketDesc describe(core::Direction dir, uint32_t teid, const Ipv4View& ip) noexcept {
-  core::PacketDesc p;
-  p.dir = dir;
-  p.teid = teid;
-  p.src = core::Ipv4{ip.src};
-  p.dst = core::Ipv4{ip.dst};
-  p.proto = ip.proto;
-  // The policy's convention: packets of protocols without ports carry 0.
-  if (core::has_ports(ip.proto)) {
-    p.sport = ip.sport;
-    p.dport = ip.dport;
-  }
-  return p;
 }
 
 // The packet at f.data() is the (inner) IPv4 packet `ip` described, now starting at offset 0.
@@ -54,88 +33,247 @@ void apply_nat(const Frame& f, const Ipv4View& ip, const core::PacketDesc& out) 
   }
 }
 
-Outcome encap_toward(Frame& f, const core::Decision& d, const PortConfig& cfg, Outcome o,
-                     Counters& c) noexcept {
-  const GtpuTunnel t{cfg.access_next_hop_mac, cfg.access_mac, cfg.access_addr, d.peer_addr.value,
-                     d.peer_teid};
-  if (!gtpu_encap(f, t)) return drop_pipeline(o, PipelineDrop::kNoHeadroom, c);
-  return sent(o, Port::kAccess, c);
+bool is_zero(const Mac& m) noexcept {
+  for (uint8_t b : m) {
+    if (b) return false;
+  }
+  return true;
 }
 
-Outcome uplink(const core::CompiledTables& tables, core::FlowMemory& flows, const PortConfig& cfg,
-               Frame& f, const PacketView& v, Outcome o, Counters& c) noexcept {
-  if (o.parse == ParseStatus::kGtpuEchoRequest) {
-    if (!gtpu_echo_response(f, v, cfg.access_addr)) {
-      return drop_pipeline(o, PipelineDrop::kNoHeadroom, c);
-    }
-    ++c.echo_replies;
-    return sent(o, Port::kAccess, c);
-  }
-  if (o.parse != ParseStatus::kOk) return o;
-  if (!v.has_gtpu) return drop_pipeline(o, PipelineDrop::kAccessNotGtpu, c);
-  const Ipv4View& ip = v.inner;
-  if (ip.ttl <= 1) return drop_pipeline(o, PipelineDrop::kTtlExceeded, c);
+const Mac& port_mac(const PortConfig& cfg, Port p) noexcept {
+  return p == Port::kAccess ? cfg.access_mac : cfg.core_mac;
+}
+uint32_t port_addr(const PortConfig& cfg, Port p) noexcept {
+  return p == Port::kAccess ? cfg.access_addr : cfg.core_addr;
+}
 
-  const core::PacketDesc p = describe(core::Direction::kUplink, v.gtpu.teid, ip);
-  const core::Decision d = core::lookup_packet(tables, p, flows);
-  o.policed = true;
-  o.verdict = d.verdict;
-  ++c.verdict[static_cast<size_t>(d.verdict)];
-  switch (d.verdict) {
-    case core::Verdict::kForward:
-      gtpu_decap(f, v);
-      apply_nat(f, ip, d.out);
-      ttl_decrement(f.data());
-      if (!eth_prepend(f, cfg.core_next_hop_mac, cfg.core_mac, d.vlan)) {
-        return drop_pipeline(o, PipelineDrop::kNoHeadroom, c);
-      }
-      return sent(o, Port::kCore, c);
-    case core::Verdict::kHairpin:
-      gtpu_decap(f, v);
-      ttl_decrement(f.data());
-      return encap_toward(f, d, cfg, o, c);
-    case core::Verdict::kTunnel: return drop_pipeline(o, PipelineDrop::kUplinkTunnelUnavailable, c);
-    case core::Verdict::kDrop:
-      o.policy_drop = d.drop;
-      ++c.policy_drop[static_cast<size_t>(d.drop)];
-      return o;
-    case core::Verdict::kDeliver: break;
+struct NextHop {
+  uint32_t addr = 0;
+  Mac mac{};
+  bool resolved = false;
+};
+
+// RFC 1812 5.2.1: on-link destinations are sent to directly, everything else to the port's
+// gateway. A configured static gateway MAC needs no table.
+NextHop next_hop(const PortConfig& cfg, const NeighbourTable& nb, Port p, uint32_t dst) noexcept {
+  const bool access = p == Port::kAccess;
+  const uint8_t len = access ? cfg.access_prefix_len : cfg.core_prefix_len;
+  const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - (len > 32 ? 32 : len));
+  const bool on_link = len != 0 && ((dst ^ port_addr(cfg, p)) & mask) == 0;
+  NextHop nh;
+  nh.addr = on_link ? dst : (access ? cfg.access_gateway : cfg.core_gateway);
+  const Mac& static_mac = access ? cfg.access_next_hop_mac : cfg.core_next_hop_mac;
+  if (!on_link && !is_zero(static_mac)) {
+    nh.mac = static_mac;
+    nh.resolved = true;
+  } else {
+    nh.resolved = nb.lookup(nh.addr, nh.mac);
   }
-  SIMCORE_CHECK(false && "uplink lookup returned DELIVER");
+  return nh;
+}
+
+// The packet (already counted as dropped) cannot leave: its frame becomes an ARP request for
+// the next hop out of `p`, at most once per next hop per kArpRetryNs. No next hop (no
+// gateway configured) means no request.
+Outcome arp_for(const PortConfig& cfg, WorkerContext& w, Port p, uint32_t nh, uint16_t tci,
+                Frame& f, Outcome o) noexcept {
+  if (nh == 0) return o;
+  if (!w.arp.allow(nh, w.now_ns)) {
+    ++w.counters.arp_requests_throttled;
+    return o;
+  }
+  if (!arp_request(f, port_mac(cfg, p), port_addr(cfg, p), nh, tci)) return o;
+  ++w.counters.arp_requests;
+  o.out = p;
   return o;
 }
 
-Outcome downlink(const core::CompiledTables& tables, core::FlowMemory& flows, const PortConfig& cfg,
-                 Frame& f, const PacketView& v, Outcome o, Counters& c) noexcept {
-  if (o.parse != ParseStatus::kOk) return o;
-  const Ipv4View& ip = v.outer;
-  if (ip.dst == cfg.core_addr) return drop_pipeline(o, PipelineDrop::kCoreToSelf, c);
-  if (ip.ttl <= 1) return drop_pipeline(o, PipelineDrop::kTtlExceeded, c);
+}  // namespace
 
-  const core::PacketDesc p = describe(core::Direction::kDownlink, 0, ip);
-  const core::Decision d = core::lookup_packet(tables, p, flows);
+namespace detail {
+
+Outcome drop(Outcome o, PipelineDrop why, Counters& c) noexcept {
+  o.out = Port::kNone;
+  o.drop = why;
+  ++c.pipeline_drop[static_cast<size_t>(why)];
+  return o;
+}
+
+Outcome punt(Outcome o, Punt why, Counters& c) noexcept {
+  o.out = Port::kControl;
+  o.punt = why;
+  ++c.punt[static_cast<size_t>(why)];
+  return o;
+}
+
+Outcome policed(Outcome o, const core::Decision& d, uint16_t inner_len, Counters& c) noexcept {
   o.policed = true;
   o.verdict = d.verdict;
+  o.stage = d.stage;
+  o.inner_len = inner_len;
+  o.rule_id = d.rule_id;
+  o.thing = d.thing.value;
+  o.target = d.target.value;
   ++c.verdict[static_cast<size_t>(d.verdict)];
   if (d.verdict == core::Verdict::kDrop) {
     o.policy_drop = d.drop;
     ++c.policy_drop[static_cast<size_t>(d.drop)];
-    return o;
   }
-  SIMCORE_CHECK(d.verdict == core::Verdict::kDeliver);
-  strip_l2(f, v);
-  apply_nat(f, ip, d.out);
-  ttl_decrement(f.data());
-  return encap_toward(f, d, cfg, o, c);
+  return o;
 }
 
-}  // namespace
+void count_rx(Port in, ParseStatus s, Counters& c) noexcept {
+  const size_t port = static_cast<size_t>(in);
+  ++c.rx[port];
+  ++c.parse[port][static_cast<size_t>(s)];
+}
+
+core::PacketDesc describe(core::Direction dir, uint32_t teid, const Ipv4View& ip) noexcept {
+  core::PacketDesc p;
+  p.dir = dir;
+  p.teid = teid;
+  p.src = core::Ipv4{ip.src};
+  p.dst = core::Ipv4{ip.dst};
+  p.proto = ip.proto;
+  // The policy's convention: packets of protocols without ports carry 0.
+  if (core::has_ports(ip.proto)) {
+    p.sport = ip.sport;
+    p.dport = ip.dport;
+  }
+  return p;
+}
+
+Outcome arp_in(const PortConfig& cfg, Port in, Frame& f, const PacketView& v, Outcome o,
+               Counters& c) noexcept {
+  const uint32_t addr = port_addr(cfg, in);
+  // A request from our own address is someone probing or defending it (RFC 5227): not ours
+  // to answer.
+  if (v.arp.tpa != addr || v.arp.spa == addr) return drop(o, PipelineDrop::kArpNotForUs, c);
+  if (v.arp.op == kArpOpReply) return punt(o, Punt::kArpReply, c);
+  arp_reply_in_place(f, v, port_mac(cfg, in), addr);
+  ++c.arp_replies;
+  return sent(o, in, c);
+}
+
+Outcome echo_request(const PortConfig& cfg, Frame& f, const PacketView& v, Outcome o,
+                     Counters& c) noexcept {
+  // Answered to the frame's source MAC: the peer that asked is the one to answer.
+  if (!gtpu_echo_response(f, v, cfg.access_addr)) {
+    return drop(o, PipelineDrop::kNoHeadroom, c);
+  }
+  ++c.echo_replies;
+  return sent(o, Port::kAccess, c);
+}
+
+Outcome forward_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
+                       Frame& f, const PacketView& v, const core::Decision& d,
+                       Outcome o) noexcept {
+  Counters& c = w.counters;
+  const NextHop nh = next_hop(cfg, nb, Port::kCore, d.out.dst.value);
+  if (!nh.resolved) {
+    return arp_for(cfg, w, Port::kCore, nh.addr, d.vlan,
+                   f, drop(o, PipelineDrop::kNeighbourUnresolved, c));
+  }
+  gtpu_decap(f, v);
+  apply_nat(f, v.inner, d.out);
+  ttl_decrement(f.data());
+  if (!eth_prepend(f, nh.mac, cfg.core_mac, d.vlan)) {
+    return drop(o, PipelineDrop::kNoHeadroom, c);
+  }
+  return sent(o, Port::kCore, c);
+}
+
+Outcome encap_deliver(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
+                      Frame& f, const PacketView& v, const core::Decision& d,
+                      Outcome o) noexcept {
+  Counters& c = w.counters;
+  const NextHop nh = next_hop(cfg, nb, Port::kAccess, d.peer_addr.value);
+  if (!nh.resolved) {
+    return arp_for(cfg, w, Port::kAccess, nh.addr, 0, f,
+                   drop(o, PipelineDrop::kNeighbourUnresolved, c));
+  }
+  const bool up = v.has_gtpu;
+  const Ipv4View& ip = up ? v.inner : v.outer;
+  if (up) {
+    gtpu_decap(f, v);  // a hairpinned packet is not NAT'd: both ends are Things
+  } else {
+    strip_l2(f, v);
+    apply_nat(f, ip, d.out);
+  }
+  ttl_decrement(f.data());
+  const GtpuTunnel t{nh.mac, cfg.access_mac, cfg.access_addr, d.peer_addr.value, d.peer_teid};
+  if (!gtpu_encap(f, t)) return drop(o, PipelineDrop::kNoHeadroom, c);
+  return sent(o, Port::kAccess, c);
+}
+
+Outcome icmp_downlink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
+                      Frame& f, const PacketView& v, uint8_t type, uint8_t code, uint16_t mtu,
+                      Outcome o) noexcept {
+  Counters& c = w.counters;
+  // Back the way it came: with the arriving frame's VLAN tag (one C-tag at most).
+  const uint16_t tci = v.vlan_count == 1 ? v.vlan_tci[0] : 0;
+  const uint32_t l2 = kEthHeaderLen + (tci ? kVlanTagLen : 0);
+  if (v.vlan_count > 1 || !icmp_error_allowed(v.outer) ||
+      f.headroom() + v.outer.off < kIpv4MinHeaderLen + kIcmpHeaderLen + l2 ||
+      !w.icmp.take(w.now_ns)) {
+    ++c.icmp_suppressed;
+    return o;
+  }
+  const NextHop nh = next_hop(cfg, nb, Port::kCore, v.outer.src);
+  if (!nh.resolved) return arp_for(cfg, w, Port::kCore, nh.addr, tci, f, o);
+  if (!icmp_error(f, v.outer, type, code, mtu, cfg.core_addr) ||
+      !eth_prepend(f, nh.mac, cfg.core_mac, tci)) {
+    ++c.icmp_suppressed;  // cannot happen after the headroom check above
+    return o;
+  }
+  ++(type == kIcmpTimeExceeded ? c.icmp_time_exceeded : c.icmp_frag_needed);
+  o.out = Port::kCore;
+  return o;
+}
+
+bool icmp_uplink_allowed(const PacketView& v, WorkerContext& w) noexcept {
+  if (!icmp_error_allowed(v.inner) || !w.icmp.take(w.now_ns)) {
+    ++w.counters.icmp_suppressed;
+    return false;
+  }
+  return true;
+}
+
+Outcome icmp_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+                    const PacketView& v, const core::Decision& back, uint8_t type, uint8_t code,
+                    uint16_t mtu, Outcome o) noexcept {
+  Counters& c = w.counters;
+  // The error (28 bytes before the quote) and then Ethernet + GTP-U encapsulation before it.
+  if (f.headroom() + v.inner.off < kIpv4MinHeaderLen + kIcmpHeaderLen + kEthHeaderLen +
+                                       kGtpuEncapLen) {
+    ++c.icmp_suppressed;
+    return o;
+  }
+  const NextHop nh = next_hop(cfg, nb, Port::kAccess, back.peer_addr.value);
+  if (!nh.resolved) return arp_for(cfg, w, Port::kAccess, nh.addr, 0, f, o);
+  const GtpuTunnel t{nh.mac, cfg.access_mac, cfg.access_addr, back.peer_addr.value,
+                     back.peer_teid};
+  if (!icmp_error(f, v.inner, type, code, mtu, cfg.access_addr) || !gtpu_encap(f, t)) {
+    ++c.icmp_suppressed;  // cannot happen after the headroom check above
+    return o;
+  }
+  ++(type == kIcmpTimeExceeded ? c.icmp_time_exceeded : c.icmp_frag_needed);
+  o.out = Port::kAccess;
+  return o;
+}
+
+}  // namespace detail
+
+core::Decision TableClassifier::operator()(const core::PacketDesc& p) const {
+  return core::lookup_packet(tables, p, flows);
+}
 
 const char* port_name(Port p) noexcept {
   switch (p) {
     case Port::kAccess: return "access";
     case Port::kCore: return "core";
     case Port::kNone: return "none";
+    case Port::kControl: return "control";
   }
   return "?";
 }
@@ -162,18 +300,26 @@ const char* pipeline_drop_description(PipelineDrop d) noexcept {
   return "?";
 }
 
-Outcome process(const core::CompiledTables& tables, core::FlowMemory& flows,
-                const PortConfig& config, Port in, Frame& frame, Counters& counters) noexcept {
-  SIMCORE_DCHECK(in == Port::kAccess || in == Port::kCore);
-  const size_t port = static_cast<size_t>(in);
-  ++counters.rx[port];
-  PacketView v;
-  Outcome o;
-  o.parse = parse_frame(frame.data(), frame.data_len,
-                        in == Port::kAccess ? ParseMode::kAccess : ParseMode::kCore, v);
-  ++counters.parse[port][static_cast<size_t>(o.parse)];
-  return in == Port::kAccess ? uplink(tables, flows, config, frame, v, o, counters)
-                             : downlink(tables, flows, config, frame, v, o, counters);
+const char* punt_name(Punt p) noexcept {
+  switch (p) {
+#define SIMCORE_X(id, name, desc) \
+  case Punt::id: return name;
+    SIMCORE_PUNTS(SIMCORE_X)
+#undef SIMCORE_X
+    case Punt::kCount: break;
+  }
+  return "?";
+}
+
+const char* punt_description(Punt p) noexcept {
+  switch (p) {
+#define SIMCORE_X(id, name, desc) \
+  case Punt::id: return desc;
+    SIMCORE_PUNTS(SIMCORE_X)
+#undef SIMCORE_X
+    case Punt::kCount: break;
+  }
+  return "?";
 }
 
 }  // namespace simcore::dp

@@ -122,7 +122,10 @@ void run(benchmark::State& state, Port in, Work work) {
   const std::vector<Bytes>& frames = in == Port::kAccess ? s.uplink : s.downlink;
   std::vector<uint8_t> storage(2048);
   core::FlowMemory flows;
-  Counters counters{};
+  TableClassifier classify{*s.tables, flows};
+  NeighbourTable neighbours;
+  WorkerContext worker;
+  Counters& counters = worker.counters;
   size_t i = 0;
   uint64_t cycles = 0, packets = 0;
   for (auto _ : state) {
@@ -137,7 +140,7 @@ void run(benchmark::State& state, Port in, Work work) {
             f.data(), f.data_len, in == Port::kAccess ? ParseMode::kAccess : ParseMode::kCore, v));
         benchmark::DoNotOptimize(v);
       } else {
-        benchmark::DoNotOptimize(process(*s.tables, flows, kPorts, in, f, counters));
+        benchmark::DoNotOptimize(process(classify, kPorts, neighbours, in, f, worker));
       }
     }
     cycles += __rdtsc() - start;

@@ -98,7 +98,9 @@ TEST(PipelineDifferential, BytesOutAgreeWithTheReferenceEvaluator) {
     std::mt19937_64 rng(seed);
     core::FlowMemory ref_flows;
     core::FlowMemory dp_flows;
-    Counters counters{};
+    TableClassifier classify{**tables, dp_flows};
+    NeighbourTable neighbours;
+    WorkerContext worker;
     for (size_t i = 0; i < kPackets; ++i) {
       const core::PacketDesc p = gen.next();
       if (p.dst.value == kPorts.core_addr) continue;
@@ -109,7 +111,7 @@ TEST(PipelineDifferential, BytesOutAgreeWithTheReferenceEvaluator) {
 
       testing::OwnedFrame f(encode(p, rng));
       const Port in = p.dir == core::Direction::kUplink ? Port::kAccess : Port::kCore;
-      const Outcome o = process(**tables, dp_flows, kPorts, in, f.frame, counters);
+      const Outcome o = process(classify, kPorts, neighbours, in, f.frame, worker);
       ASSERT_EQ(o.parse, ParseStatus::kOk) << "packet #" << i;
       ASSERT_TRUE(o.policed) << "packet #" << i;
       ASSERT_EQ(o.verdict, want.verdict) << "packet #" << i;

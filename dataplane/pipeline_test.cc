@@ -1,5 +1,6 @@
 // The pipeline on a small account: frames in → verdict, the one counter that took the frame,
-// and the exact bytes out (built independently with testing/frame_builder).
+// and the exact bytes out (built independently with testing/frame_builder), including what a
+// gateway does for itself: ARP, punts, ICMP errors, next-hop resolution and rate limits.
 #include "dataplane/pipeline.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <optional>
 
 #include "core/compiler.h"
+#include "dataplane/packet/arp.h"
 #include "dataplane/packet/wire.h"
 #include "dataplane/testing/frame_builder.h"
 
@@ -110,6 +112,9 @@ struct Fixture {
   }
 };
 
+const Mac kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+const Mac kNeighbourMac{2, 0, 0, 0, 3, 3};
+
 // Frames as they arrive: a G-PDU from the Thing's eNodeB, or plain IPv4 on the core port.
 Bytes uplink_frame(uint32_t teid, const Bytes& inner, uint32_t enb = kEnbA) {
   const Ip4 o = testing::ip4(enb, kPorts.access_addr);
@@ -151,12 +156,64 @@ Bytes udp_packet(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uin
   return testing::ipv4(h, kProtoUdp, testing::udp(h, sport, dport, {1, 2, 3, 4}, checksum));
 }
 
-// Returns the name of the one drop counter that took the frame, or "" when it was sent.
-std::string drop_counter(const Outcome& o) {
-  if (o.out != Port::kNone) return "";
+Bytes big_udp(uint32_t src, uint32_t dst, uint16_t total_len, bool df, uint8_t ttl = 64) {
+  Ip4 h = testing::ip4(src, dst, ttl);
+  if (df) h.frag = kIpv4FlagDf;
+  return testing::ipv4(h, kProtoUdp, testing::udp(h, 40000, 9, Bytes(total_len - 28u, 0x77)));
+}
+
+// The ICMP error we expect about `offending` (an IPv4 packet as received), from `src`: its
+// header and the first 8 bytes after it are quoted; checksums by the builder's own code.
+Bytes icmp_error_packet(uint32_t src, const Bytes& offending, uint8_t type, uint8_t code,
+                        uint16_t mtu = 0) {
+  const size_t quote = (offending[0] & 0x0f) * 4u + 8;
+  const uint32_t to = uint32_t{offending[12]} << 24 | uint32_t{offending[13]} << 16 |
+                      uint32_t{offending[14]} << 8 | offending[15];
+  Ip4 h = testing::ip4(src, to);
+  h.tos = 0xc0;
+  h.frag = kIpv4FlagDf;
+  return testing::ipv4(
+      h, kProtoIcmp,
+      testing::icmp_error(type, code, mtu, Bytes(offending.begin(), offending.begin() + quote)));
+}
+
+Bytes arp_frame(const Mac& dst, const Mac& src, uint16_t op, const Mac& sha, uint32_t spa,
+                const Mac& tha, uint32_t tpa, std::vector<testing::Tag> tags = {}) {
+  return testing::ethernet(dst, src, kEtherTypeArp, testing::arp(op, sha, spa, tha, tpa), tags);
+}
+
+Bytes udp_frame_to(Port in, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
+  const Mac& ours = in == Port::kAccess ? kAccessMac : kCoreMac;
+  const Mac& theirs = in == Port::kAccess ? kAccessPeerMac : kCoreRouterMac;
+  const Ip4 h = testing::ip4(src, dst);
+  const Bytes l4 = testing::udp(h, sport, dport, Bytes(12, 0x48));
+  return testing::ethernet(ours, theirs, kEtherTypeIpv4, testing::ipv4(h, kProtoUdp, l4));
+}
+
+// Returns the name of the one counter that took the frame (a drop, a punt), or "" when it was
+// forwarded or answered (tx).
+std::string counter_of(const Outcome& o) {
+  if (o.punt != Punt::kNone) return punt_name(o.punt);
   if (o.drop != PipelineDrop::kNone) return pipeline_drop_name(o.drop);
+  if (o.out != Port::kNone) return "";
   if (o.policed) return core::drop_reason_name(o.policy_drop);
   return parse_status_name(o.parse);
+}
+
+// Exactly one counter took each frame: tx, punt, or one drop counter.
+uint64_t frames_taken(const Counters& counters, Port in) {
+  uint64_t taken = counters.tx[0] + counters.tx[1];
+  for (size_t i = 1; i < kPolicyDropCount; ++i) taken += counters.policy_drop[i];
+  for (size_t i = 1; i < kPipelineDropCount; ++i) taken += counters.pipeline_drop[i];
+  for (size_t i = 1; i < kPuntCount; ++i) taken += counters.punt[i];
+  const size_t port = static_cast<size_t>(in);
+  for (size_t i = 0; i < kParseStatusCount; ++i) {
+    if (i != size_t(ParseStatus::kOk) && i != size_t(ParseStatus::kGtpuEchoRequest) &&
+        i != size_t(ParseStatus::kArp)) {
+      taken += counters.parse[port][i];
+    }
+  }
+  return taken;
 }
 
 struct PacketCase {
@@ -165,8 +222,8 @@ struct PacketCase {
   Bytes frame;
   Port want_out;
   std::optional<core::Verdict> want_verdict;  // unset: policy did not run
-  const char* want_drop;                      // "" when sent
-  Bytes want_bytes;                           // when sent
+  const char* want_counter;                   // drop or punt counter; "" when tx
+  Bytes want_bytes;                           // when sent to a port
 };
 
 std::vector<PacketCase> cases() {
@@ -177,6 +234,11 @@ std::vector<PacketCase> cases() {
   Ip4 echo_out = testing::ip4(kPorts.access_addr, kEnbA);
   echo_out.frag = 0x4000;
   const Ip4 gtpc = testing::ip4(kEnbA, kPorts.access_addr);
+  const Bytes ttl1_up = udp_packet(kThingA, kServer, 40000, 123, 1);
+  const Bytes ttl1_down = udp_packet(kServer, kThingB, 123, 40000, 1);
+  const Bytes big_down_df = big_udp(kServer, kThingB, 1465, true);
+  const Bytes big_up_df = big_udp(kThingA, kServer, 1501, true);
+  const uint32_t kEnbRouter = ip("192.0.2.254");
   return {
       {"uplink TCP from the NAT'd port: source rewritten, VLAN 42 out of the core port",
        Port::kAccess, uplink_frame(kTeidA, tcp_packet(kThingA, kServer, 443, 5000)), Port::kCore,
@@ -184,52 +246,55 @@ std::vector<PacketCase> cases() {
       {"uplink UDP from another port: only the TTL changes", Port::kAccess,
        uplink_frame(kTeidA, udp_packet(kThingA, kServer, 40000, 123)), Port::kCore,
        Verdict::kForward, "", core_out(udp_packet(kThingA, kServer, 40000, 123, 63), 42)},
-      {"uplink to the tunnel's subnet: no ESP yet",
-       Port::kAccess,
-       uplink_frame(kTeidA, udp_packet(kThingA, ip("172.16.3.4"), 40000, 500)),
-       Port::kNone,
-       Verdict::kTunnel,
-       "uplink.tunnel_unavailable",
-       {}},
-      {"uplink to a blackholed route",
-       Port::kAccess,
-       uplink_frame(kTeidA, udp_packet(kThingA, ip("192.0.2.200"), 40000, 500)),
-       Port::kNone,
-       Verdict::kDrop,
-       "uplink.blackhole",
-       {}},
-      {"uplink with an unknown TEID",
-       Port::kAccess,
-       uplink_frame(0x7777, udp_packet(kThingA, kServer, 1, 2)),
-       Port::kNone,
-       Verdict::kDrop,
-       "uplink.no_session",
-       {}},
-      {"uplink with another Thing's source address",
-       Port::kAccess,
-       uplink_frame(kTeidA, udp_packet(kThingB, kServer, 1, 2)),
-       Port::kNone,
-       Verdict::kDrop,
-       "uplink.spoofed_source",
-       {}},
-      {"uplink DNS denied by the profile",
-       Port::kAccess,
-       uplink_frame(kTeidA, udp_packet(kThingA, kServer, 40000, 53)),
-       Port::kNone,
-       Verdict::kDrop,
-       "uplink.firewall",
-       {}},
+      {"uplink to the tunnel's subnet: no ESP yet", Port::kAccess,
+       uplink_frame(kTeidA, udp_packet(kThingA, ip("172.16.3.4"), 40000, 500)), Port::kNone,
+       Verdict::kTunnel, "uplink.tunnel_unavailable", {}},
+      {"uplink to a blackholed route", Port::kAccess,
+       uplink_frame(kTeidA, udp_packet(kThingA, ip("192.0.2.200"), 40000, 500)), Port::kNone,
+       Verdict::kDrop, "uplink.blackhole", {}},
+      {"uplink with an unknown TEID", Port::kAccess,
+       uplink_frame(0x7777, udp_packet(kThingA, kServer, 1, 2)), Port::kNone, Verdict::kDrop,
+       "uplink.no_session", {}},
+      {"uplink with another Thing's source address", Port::kAccess,
+       uplink_frame(kTeidA, udp_packet(kThingB, kServer, 1, 2)), Port::kNone, Verdict::kDrop,
+       "uplink.spoofed_source", {}},
+      {"uplink DNS denied by the profile", Port::kAccess,
+       uplink_frame(kTeidA, udp_packet(kThingA, kServer, 40000, 53)), Port::kNone,
+       Verdict::kDrop, "uplink.firewall", {}},
       {"Thing to Thing hairpinned down B's tunnel", Port::kAccess,
        uplink_frame(kTeidA, udp_packet(kThingA, kThingB, 5683, 5683)), Port::kAccess,
        Verdict::kHairpin, "",
        gpdu_out(kEnbB, kPeerTeidB, udp_packet(kThingA, kThingB, 5683, 5683, 63))},
-      {"uplink TTL 1 would expire here",
-       Port::kAccess,
-       uplink_frame(kTeidA, udp_packet(kThingA, kServer, 40000, 123, 1)),
-       Port::kNone,
-       std::nullopt,
+      {"uplink TTL 1: Time Exceeded from access_addr down the sender's own tunnel",
+       Port::kAccess, uplink_frame(kTeidA, ttl1_up), Port::kAccess, std::nullopt,
        "ipv4.ttl_exceeded",
-       {}},
+       gpdu_out(kEnbA, kPeerTeidA,
+                icmp_error_packet(kPorts.access_addr, ttl1_up, kIcmpTimeExceeded, 0), 0xc0)},
+      {"uplink TTL 1 with a spoofed source: no error toward the other Thing", Port::kAccess,
+       uplink_frame(kTeidA, udp_packet(kThingB, kServer, 1, 2, 1)), Port::kNone, std::nullopt,
+       "ipv4.ttl_exceeded", {}},
+      {"uplink over the core MTU with DF: Fragmentation Needed (MTU 1500) down the tunnel",
+       Port::kAccess, uplink_frame(kTeidA, big_up_df), Port::kAccess, Verdict::kForward,
+       "mtu.frag_needed",
+       gpdu_out(kEnbA, kPeerTeidA,
+                icmp_error_packet(kPorts.access_addr, big_up_df, kIcmpDestUnreachable,
+                                  kIcmpFragNeeded, 1500),
+                0xc0)},
+      {"uplink over the core MTU without DF is dropped", Port::kAccess,
+       uplink_frame(kTeidA, big_udp(kThingA, kServer, 1501, false)), Port::kNone,
+       Verdict::kForward, "mtu.exceeded", {}},
+      {"G-PDU whose outer destination is not access_addr", Port::kAccess,
+       [&] {
+         const Ip4 o = testing::ip4(kEnbA, ip("192.0.2.99"));
+         return testing::ethernet(
+             kAccessMac, kAccessPeerMac, kEtherTypeIpv4,
+             testing::ipv4(o, kProtoUdp,
+                           testing::udp(o, kGtpuPort, kGtpuPort,
+                                        testing::gtpu(kGtpuMsgGpdu, kTeidA,
+                                                      udp_packet(kThingA, kServer, 1, 2)),
+                                        false)));
+       }(),
+       Port::kNone, std::nullopt, "access.not_for_us", {}},
       {"downlink to the NAT public port (VLAN tagged): destination rewritten, DSCP copied",
        Port::kCore,
        downlink_frame(tcp_packet(kServer, ip("203.0.113.5"), 5000, 8443, 50, 0xb8),
@@ -240,20 +305,44 @@ std::vector<PacketCase> cases() {
        downlink_frame(udp_packet(kServer, kThingB, 123, 40000, 64, false)), Port::kAccess,
        Verdict::kDeliver, "",
        gpdu_out(kEnbB, kPeerTeidB, udp_packet(kServer, kThingB, 123, 40000, 63, false))},
-      {"downlink to an address with no session",
-       Port::kCore,
-       downlink_frame(udp_packet(kServer, ip("10.200.0.99"), 1, 2)),
-       Port::kNone,
-       Verdict::kDrop,
-       "downlink.no_session",
-       {}},
-      {"downlink to our own core address",
-       Port::kCore,
-       downlink_frame(udp_packet(kServer, kPorts.core_addr, 500, 500)),
-       Port::kNone,
-       std::nullopt,
-       "core.to_self",
-       {}},
+      {"downlink to an address with no session", Port::kCore,
+       downlink_frame(udp_packet(kServer, ip("10.200.0.99"), 1, 2)), Port::kNone,
+       Verdict::kDrop, "downlink.no_session", {}},
+      {"downlink TTL 1: Time Exceeded from core_addr back out of the core port", Port::kCore,
+       downlink_frame(ttl1_down), Port::kCore, std::nullopt, "ipv4.ttl_exceeded",
+       core_out(icmp_error_packet(kPorts.core_addr, ttl1_down, kIcmpTimeExceeded, 0), 0)},
+      {"downlink TTL 1 on VLAN 7: the error goes back on VLAN 7", Port::kCore,
+       downlink_frame(ttl1_down, {{kEtherTypeVlan, 7}}), Port::kCore, std::nullopt,
+       "ipv4.ttl_exceeded",
+       core_out(icmp_error_packet(kPorts.core_addr, ttl1_down, kIcmpTimeExceeded, 0), 7)},
+      {"downlink TTL 1 ICMP error: no error about an error", Port::kCore,
+       [] {
+         const Ip4 h = testing::ip4(kServer, kThingB, 1);
+         return downlink_frame(
+             testing::ipv4(h, kProtoIcmp, testing::icmp_error(3, 1, 0, Bytes(28, 0x45))));
+       }(),
+       Port::kNone, std::nullopt, "ipv4.ttl_exceeded", {}},
+      {"downlink whose encapsulation exceeds the access MTU, DF: Fragmentation Needed 1464",
+       Port::kCore, downlink_frame(big_down_df), Port::kCore, Verdict::kDeliver,
+       "mtu.frag_needed",
+       core_out(icmp_error_packet(kPorts.core_addr, big_down_df, kIcmpDestUnreachable,
+                                  kIcmpFragNeeded, 1464),
+                0)},
+      {"downlink whose encapsulation exceeds the access MTU, no DF: dropped", Port::kCore,
+       downlink_frame(big_udp(kServer, kThingB, 1465, false)), Port::kNone, Verdict::kDeliver,
+       "mtu.exceeded", {}},
+      {"downlink that just fits the access MTU once encapsulated", Port::kCore,
+       downlink_frame(big_udp(kServer, kThingB, 1464, true)), Port::kAccess, Verdict::kDeliver,
+       "", gpdu_out(kEnbB, kPeerTeidB, big_udp(kServer, kThingB, 1464, true, 63))},
+      {"IKE (UDP 500) to core_addr is punted", Port::kCore,
+       udp_frame_to(Port::kCore, ip("198.18.0.1"), kPorts.core_addr, 500, 500), Port::kControl,
+       std::nullopt, "punt.ike", {}},
+      {"IKE NAT-T (UDP 4500) to core_addr is punted", Port::kCore,
+       udp_frame_to(Port::kCore, ip("198.18.0.1"), kPorts.core_addr, 4500, 4500),
+       Port::kControl, std::nullopt, "punt.ike", {}},
+      {"other traffic to core_addr", Port::kCore,
+       downlink_frame(udp_packet(kServer, kPorts.core_addr, 5000, 53)), Port::kNone,
+       std::nullopt, "core.to_self", {}},
       {"GTP-U Echo Request answered with the same sequence number", Port::kAccess,
        testing::ethernet(
            kAccessMac, kAccessPeerMac, kEtherTypeIpv4,
@@ -267,40 +356,49 @@ std::vector<PacketCase> cases() {
                                                     testing::gtpu(kGtpuMsgEchoResponse, 0,
                                                                   {kGtpuIeRecovery, 0}, seq),
                                                     false)))},
-      {"GTP-C on the access port is not ours yet",
-       Port::kAccess,
+      {"GTP-C to access_addr is punted", Port::kAccess,
        testing::ethernet(kAccessMac, kAccessPeerMac, kEtherTypeIpv4,
                          testing::ipv4(gtpc, kProtoUdp,
                                        testing::udp(gtpc, kGtpcPort, kGtpcPort, Bytes(12, 0x48)))),
-       Port::kNone,
-       std::nullopt,
-       "access.not_gtpu",
-       {}},
-      {"End Marker is consumed",
-       Port::kAccess,
+       Port::kControl, std::nullopt, "punt.gtpc", {}},
+      {"GTP-C to another address is not ours", Port::kAccess,
+       udp_frame_to(Port::kAccess, kEnbA, ip("192.0.2.99"), kGtpcPort, kGtpcPort), Port::kNone,
+       std::nullopt, "access.not_gtpu", {}},
+      {"ARP request for access_addr answered in place", Port::kAccess,
+       arp_frame(kBroadcast, kAccessPeerMac, kArpOpRequest, kAccessPeerMac, kEnbRouter, Mac{},
+                 kPorts.access_addr),
+       Port::kAccess, std::nullopt, "",
+       arp_frame(kAccessPeerMac, kAccessMac, kArpOpReply, kAccessMac, kPorts.access_addr,
+                 kAccessPeerMac, kEnbRouter)},
+      {"ARP request for core_addr on VLAN 42 answered on VLAN 42", Port::kCore,
+       arp_frame(kBroadcast, kCoreRouterMac, kArpOpRequest, kCoreRouterMac, ip("203.0.113.254"),
+                 Mac{}, kPorts.core_addr, {{kEtherTypeVlan, 42}}),
+       Port::kCore, std::nullopt, "",
+       arp_frame(kCoreRouterMac, kCoreMac, kArpOpReply, kCoreMac, kPorts.core_addr,
+                 kCoreRouterMac, ip("203.0.113.254"), {{kEtherTypeVlan, 42}})},
+      {"ARP request for another address", Port::kCore,
+       arp_frame(kBroadcast, kCoreRouterMac, kArpOpRequest, kCoreRouterMac, ip("203.0.113.254"),
+                 Mac{}, ip("203.0.113.77")),
+       Port::kNone, std::nullopt, "arp.not_for_us", {}},
+      {"ARP reply to core_addr is punted (control learns the neighbour)", Port::kCore,
+       arp_frame(kCoreMac, kNeighbourMac, kArpOpReply, kNeighbourMac, ip("203.0.113.254"),
+                 kCoreMac, kPorts.core_addr),
+       Port::kControl, std::nullopt, "punt.arp_reply", {}},
+      {"malformed ARP", Port::kCore, testing::ethernet(kBroadcast, kCoreRouterMac, kEtherTypeArp,
+                                                       Bytes(20, 0)),
+       Port::kNone, std::nullopt, "malformed.arp", {}},
+      {"End Marker is consumed", Port::kAccess,
        [] {
          Bytes b = uplink_frame(kTeidA, {});
          b[42 + 1] = kGtpuMsgEndMarker;
          return b;
        }(),
-       Port::kNone,
-       std::nullopt,
-       "gtpu.end_marker",
-       {}},
-      {"G-PDU carrying IPv6 is counted, not policed",
-       Port::kAccess,
-       uplink_frame(kTeidA, testing::ipv6_udp(Bytes(8, 0))),
-       Port::kNone,
-       std::nullopt,
-       "unsupported.inner_ipv6",
-       {}},
-      {"a truncated frame on the core port",
-       Port::kCore,
-       Bytes(13, 0),
-       Port::kNone,
-       std::nullopt,
-       "malformed.ethernet",
-       {}},
+       Port::kNone, std::nullopt, "gtpu.end_marker", {}},
+      {"G-PDU carrying IPv6 is counted, not policed", Port::kAccess,
+       uplink_frame(kTeidA, testing::ipv6_udp(Bytes(8, 0))), Port::kNone, std::nullopt,
+       "unsupported.inner_ipv6", {}},
+      {"a truncated frame on the core port", Port::kCore, Bytes(13, 0), Port::kNone,
+       std::nullopt, "malformed.ethernet", {}},
   };
 }
 
@@ -309,32 +407,27 @@ TEST(Pipeline, PacketsInVerdictsCountersAndBytesOut) {
   for (const PacketCase& c : cases()) {
     SCOPED_TRACE(c.name);
     core::FlowMemory flows;
-    Counters counters{};
+    TableClassifier classify{*fx.tables, flows};
+    NeighbourTable neighbours;
+    WorkerContext worker;
     testing::OwnedFrame f(c.frame);
-    const Outcome o = process(*fx.tables, flows, kPorts, c.in, f.frame, counters);
+    const Outcome o = process(classify, kPorts, neighbours, c.in, f.frame, worker);
     EXPECT_EQ(port_name(o.out), std::string(port_name(c.want_out)));
-    EXPECT_EQ(drop_counter(o), c.want_drop);
+    EXPECT_EQ(counter_of(o), c.want_counter);
     EXPECT_EQ(o.policed, c.want_verdict.has_value());
     if (c.want_verdict) {
       EXPECT_STREQ(core::verdict_name(o.verdict), core::verdict_name(*c.want_verdict));
     }
-    if (c.want_out != Port::kNone) {
+    if (c.want_out == Port::kAccess || c.want_out == Port::kCore) {
       EXPECT_EQ(f.out(), c.want_bytes) << "got\n"
                                        << testing::hex(f.out()) << "\nwant\n"
                                        << testing::hex(c.want_bytes);
     }
-    // Exactly one counter took the frame: tx, or the drop counter named above.
-    uint64_t taken = counters.tx[0] + counters.tx[1];
-    for (size_t i = 1; i < kPolicyDropCount; ++i) taken += counters.policy_drop[i];
-    for (size_t i = 1; i < kPipelineDropCount; ++i) taken += counters.pipeline_drop[i];
-    const size_t in = static_cast<size_t>(c.in);
-    for (size_t i = 0; i < kParseStatusCount; ++i) {
-      if (i != size_t(ParseStatus::kOk) && i != size_t(ParseStatus::kGtpuEchoRequest)) {
-        taken += counters.parse[in][i];
-      }
+    if (c.want_out == Port::kControl) {
+      EXPECT_EQ(f.out(), c.frame) << "a punted frame is untouched";
     }
-    EXPECT_EQ(taken, 1u);
-    EXPECT_EQ(counters.rx[in], 1u);
+    EXPECT_EQ(frames_taken(worker.counters, c.in), 1u);
+    EXPECT_EQ(worker.counters.rx[static_cast<size_t>(c.in)], 1u);
   }
 }
 
@@ -343,17 +436,188 @@ TEST(Pipeline, EveryCounterHasANameAndDescription) {
     EXPECT_STRNE(pipeline_drop_name(static_cast<PipelineDrop>(i)), "?");
     EXPECT_STRNE(pipeline_drop_description(static_cast<PipelineDrop>(i)), "?");
   }
+  for (size_t i = 0; i < kPuntCount; ++i) {
+    EXPECT_STRNE(punt_name(static_cast<Punt>(i)), "?");
+    EXPECT_STRNE(punt_description(static_cast<Punt>(i)), "?");
+  }
 }
 
 TEST(Pipeline, DownlinkWithoutHeadroomIsCounted) {
   Fixture fx;
   core::FlowMemory flows;
-  Counters counters{};
+  TableClassifier classify{*fx.tables, flows};
+  NeighbourTable neighbours;
+  WorkerContext worker;
   testing::OwnedFrame f(downlink_frame(udp_packet(kServer, kThingB, 123, 40000)), 0);
-  const Outcome o = process(*fx.tables, flows, kPorts, Port::kCore, f.frame, counters);
+  const Outcome o = process(classify, kPorts, neighbours, Port::kCore, f.frame, worker);
   EXPECT_EQ(o.out, Port::kNone);
   EXPECT_EQ(o.drop, PipelineDrop::kNoHeadroom);
-  EXPECT_EQ(counters.pipeline_drop[size_t(PipelineDrop::kNoHeadroom)], 1u);
+  EXPECT_EQ(worker.counters.pipeline_drop[size_t(PipelineDrop::kNoHeadroom)], 1u);
+}
+
+// The ICMP errors' checksums, verified by summing the bytes that left (RFC 1071: a correct
+// checksum makes the sum 0xffff), independently of the expected-bytes rows above.
+TEST(Pipeline, IcmpErrorChecksumsVerify) {
+  Fixture fx;
+  core::FlowMemory flows;
+  TableClassifier classify{*fx.tables, flows};
+  NeighbourTable neighbours;
+  WorkerContext worker;
+  struct Sent {
+    Port in;
+    Bytes frame;
+  };
+  for (const Sent& s : {Sent{Port::kCore, downlink_frame(udp_packet(kServer, kThingB, 1, 2, 0))},
+                        Sent{Port::kAccess, uplink_frame(kTeidA, udp_packet(kThingA, kServer,
+                                                                             1, 2, 1))}}) {
+    testing::OwnedFrame f(s.frame);
+    const Outcome o = process(classify, kPorts, neighbours, s.in, f.frame, worker);
+    ASSERT_EQ(o.out, s.in);
+    PacketView v;
+    ASSERT_EQ(parse_frame(f.frame.data(), f.frame.data_len,
+                          s.in == Port::kAccess ? ParseMode::kAccess : ParseMode::kCore, v),
+              ParseStatus::kOk);
+    const Ipv4View& icmp_ip = s.in == Port::kAccess ? v.inner : v.outer;
+    const uint8_t* h = f.frame.data() + icmp_ip.off;
+    EXPECT_TRUE(testing::checksum_ok(h, icmp_ip.hdr_len));
+    EXPECT_TRUE(testing::checksum_ok(h + icmp_ip.hdr_len, icmp_ip.total_len - icmp_ip.hdr_len));
+    EXPECT_EQ(icmp_ip.proto, kProtoIcmp);
+    EXPECT_EQ(icmp_ip.icmp_type, kIcmpTimeExceeded);
+    EXPECT_EQ(icmp_ip.total_len, 20u + 8u + 28u);
+  }
+  EXPECT_EQ(worker.counters.icmp_time_exceeded, 2u);
+}
+
+// 100 errors per second with a burst of 10: the 11th at the same instant is suppressed, one
+// more token comes every 10 ms.
+TEST(Pipeline, IcmpErrorsAreRateLimited) {
+  Fixture fx;
+  core::FlowMemory flows;
+  TableClassifier classify{*fx.tables, flows};
+  NeighbourTable neighbours;
+  WorkerContext worker;
+  worker.now_ns = 5'000'000'000;
+  auto expire_one = [&] {
+    testing::OwnedFrame f(downlink_frame(udp_packet(kServer, kThingB, 1, 2, 1)));
+    return process(classify, kPorts, neighbours, Port::kCore, f.frame, worker);
+  };
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(expire_one().out, Port::kCore) << i;
+  const Outcome suppressed = expire_one();
+  EXPECT_EQ(suppressed.out, Port::kNone);
+  EXPECT_EQ(suppressed.drop, PipelineDrop::kTtlExceeded);
+  EXPECT_EQ(worker.counters.icmp_suppressed, 1u);
+  worker.now_ns += 9'000'000;
+  EXPECT_EQ(expire_one().out, Port::kNone);
+  worker.now_ns += 1'000'000;
+  EXPECT_EQ(expire_one().out, Port::kCore);
+  EXPECT_EQ(expire_one().out, Port::kNone);
+  EXPECT_EQ(worker.counters.icmp_time_exceeded, 11u);
+  EXPECT_EQ(worker.counters.icmp_suppressed, 3u);
+  EXPECT_EQ(worker.counters.pipeline_drop[size_t(PipelineDrop::kTtlExceeded)], 14u);
+}
+
+// Next hops resolved through the neighbour table: the core side has 203.0.113.0/24 on link
+// and the gateway .254; the access side 192.0.2.0/24 and no gateway. No static MACs.
+TEST(Pipeline, NextHopsComeFromTheNeighbourTable) {
+  Fixture fx;
+  core::FlowMemory flows;
+  TableClassifier classify{*fx.tables, flows};
+  NeighbourTable neighbours;
+  WorkerContext worker;
+  PortConfig ports = kPorts;
+  ports.access_next_hop_mac = Mac{};
+  ports.core_next_hop_mac = Mac{};
+  ports.core_prefix_len = 24;
+  ports.core_gateway = ip("203.0.113.254");
+  ports.access_prefix_len = 24;
+  const uint32_t kOnLink = ip("203.0.113.20");
+  worker.now_ns = 1'000'000'000;
+  auto up = [&](uint32_t dst, Bytes* out = nullptr) {
+    testing::OwnedFrame f(uplink_frame(kTeidA, udp_packet(kThingA, dst, 40000, 123)));
+    const Outcome o = process(classify, ports, neighbours, Port::kAccess, f.frame, worker);
+    if (out) *out = f.out();
+    return o;
+  };
+
+  // Unresolved gateway: dropped, and the frame becomes a broadcast ARP request on VLAN 42.
+  Bytes got;
+  Outcome o = up(kServer, &got);
+  EXPECT_EQ(o.out, Port::kCore);
+  EXPECT_EQ(o.drop, PipelineDrop::kNeighbourUnresolved);
+  EXPECT_EQ(got, arp_frame(kBroadcast, kCoreMac, kArpOpRequest, kCoreMac, kPorts.core_addr,
+                           Mac{}, ports.core_gateway, {{kEtherTypeVlan, 42}}))
+      << testing::hex(got);
+  // Within 100 ms no second request for the same next hop; afterwards one more.
+  worker.now_ns += 50'000'000;
+  o = up(kServer);
+  EXPECT_EQ(o.out, Port::kNone);
+  EXPECT_EQ(o.drop, PipelineDrop::kNeighbourUnresolved);
+  worker.now_ns += 60'000'000;
+  EXPECT_EQ(up(kServer).out, Port::kCore);
+  EXPECT_EQ(worker.counters.arp_requests, 2u);
+  EXPECT_EQ(worker.counters.arp_requests_throttled, 1u);
+  EXPECT_EQ(worker.counters.pipeline_drop[size_t(PipelineDrop::kNeighbourUnresolved)], 3u);
+
+  // An on-link destination is asked for itself.
+  up(kOnLink, &got);
+  EXPECT_EQ(got, arp_frame(kBroadcast, kCoreMac, kArpOpRequest, kCoreMac, kPorts.core_addr,
+                           Mac{}, kOnLink, {{kEtherTypeVlan, 42}}));
+
+  // Learned (control thread's set): forwarded to that MAC.
+  ASSERT_TRUE(neighbours.set(ports.core_gateway, kNeighbourMac));
+  o = up(kServer, &got);
+  EXPECT_EQ(o.out, Port::kCore);
+  EXPECT_EQ(o.drop, PipelineDrop::kNone);
+  EXPECT_EQ(got, testing::ethernet(kNeighbourMac, kCoreMac, kEtherTypeIpv4,
+                                   udp_packet(kThingA, kServer, 40000, 123, 63),
+                                   {{kEtherTypeVlan, 42}}));
+
+  // Downlink toward an eNodeB on the access prefix, unresolved, then resolved.
+  testing::OwnedFrame d1(downlink_frame(udp_packet(kServer, kThingB, 123, 40000)));
+  o = process(classify, ports, neighbours, Port::kCore, d1.frame, worker);
+  EXPECT_EQ(o.out, Port::kNone) << "100.64.0.9 is off-link and the access side has no gateway";
+  EXPECT_EQ(o.drop, PipelineDrop::kNeighbourUnresolved);
+  ports.access_gateway = ip("192.0.2.254");
+  testing::OwnedFrame d2(downlink_frame(udp_packet(kServer, kThingB, 123, 40000)));
+  o = process(classify, ports, neighbours, Port::kCore, d2.frame, worker);
+  EXPECT_EQ(o.out, Port::kAccess);
+  EXPECT_EQ(d2.out(), arp_frame(kBroadcast, kAccessMac, kArpOpRequest, kAccessMac,
+                                kPorts.access_addr, Mac{}, ports.access_gateway));
+  ASSERT_TRUE(neighbours.set(ports.access_gateway, kAccessPeerMac));
+  testing::OwnedFrame d3(downlink_frame(udp_packet(kServer, kThingB, 123, 40000)));
+  o = process(classify, ports, neighbours, Port::kCore, d3.frame, worker);
+  EXPECT_EQ(o.out, Port::kAccess);
+  EXPECT_EQ(d3.out(), gpdu_out(kEnbB, kPeerTeidB, udp_packet(kServer, kThingB, 123, 40000, 63)));
+
+  // What control does with a punted ARP reply.
+  const Bytes reply = arp_frame(kCoreMac, kNeighbourMac, kArpOpReply, kNeighbourMac, kOnLink,
+                                kCoreMac, kPorts.core_addr);
+  uint32_t addr = 0;
+  Mac mac{};
+  ASSERT_TRUE(arp_sender(reply.data(), static_cast<uint32_t>(reply.size()), addr, mac));
+  EXPECT_EQ(addr, kOnLink);
+  EXPECT_EQ(mac, kNeighbourMac);
+}
+
+// The classifier seam: any callable from PacketDesc to Decision, e.g. the DPDK layer's lookup.
+TEST(Pipeline, AnyClassifierPlugsIn) {
+  int calls = 0;
+  auto deny_all = [&calls](const core::PacketDesc& p) {
+    ++calls;
+    core::Decision d;
+    d.out = p;
+    d.verdict = core::Verdict::kDrop;
+    d.drop = core::DropReason::kUplinkFirewall;
+    return d;
+  };
+  NeighbourTable neighbours;
+  WorkerContext worker;
+  testing::OwnedFrame f(uplink_frame(kTeidA, udp_packet(kThingA, kServer, 40000, 123)));
+  const Outcome o = process(deny_all, kPorts, neighbours, Port::kAccess, f.frame, worker);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(o.policed);
+  EXPECT_EQ(o.policy_drop, core::DropReason::kUplinkFirewall);
+  EXPECT_EQ(worker.counters.policy_drop[size_t(core::DropReason::kUplinkFirewall)], 1u);
 }
 
 }  // namespace

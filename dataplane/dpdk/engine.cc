@@ -49,7 +49,8 @@ struct Engine::Worker {
   rte_ring* handoff = nullptr;  // frames other workers received for this one (MP/SC)
   core::Publisher<Snapshot>::Reader reader;
   core::FlowMemory flows;
-  Counters counters{};
+  WorkerContext ctx;
+  ThingCounterTable things;
   WorkerStats stats{};
   // Frames processed in this burst, by the port they leave (transmitted together).
   rte_mbuf* out[kPortCount][kBurst * 4];
@@ -132,6 +133,7 @@ Engine::~Engine() {
 }
 
 void Engine::publish(std::shared_ptr<const core::CompiledTables> tables) {
+  for (auto& w : workers_) w->things.ensure(tables->sessions.size());
   auto snap = std::make_shared<Snapshot>();
   snap->tables = std::move(tables);
   current_ = snap;
@@ -188,7 +190,7 @@ size_t Engine::drain_records(std::span<Record> out) noexcept {
 
 std::vector<Counters> Engine::counters() const {
   std::vector<Counters> out;
-  for (const auto& w : workers_) out.push_back(w->counters);
+  for (const auto& w : workers_) out.push_back(w->ctx.counters);
   return out;
 }
 
@@ -201,10 +203,23 @@ std::vector<WorkerStats> Engine::worker_stats() const {
 Counters Engine::total() const {
   Counters sum{};
   for (const auto& w : workers_) {
-    const auto* src = reinterpret_cast<const uint64_t*>(&w->counters);
+    const auto* src = reinterpret_cast<const uint64_t*>(&w->ctx.counters);
     auto* dst = reinterpret_cast<uint64_t*>(&sum);
     static_assert(sizeof(Counters) % sizeof(uint64_t) == 0);
     for (size_t i = 0; i < sizeof(Counters) / sizeof(uint64_t); ++i) dst[i] += src[i];
+  }
+  return sum;
+}
+
+ThingCounters Engine::thing_counters(uint32_t slot) const noexcept {
+  ThingCounters sum{};
+  for (const auto& w : workers_) {
+    const ThingCounters c = w->things.read(slot);
+    sum.up_packets += c.up_packets;
+    sum.up_bytes += c.up_bytes;
+    sum.down_packets += c.down_packets;
+    sum.down_bytes += c.down_bytes;
+    sum.blocked += c.blocked;
   }
   return sum;
 }
@@ -257,6 +272,39 @@ Record record_of(const rte_mbuf* m, Port in, uint64_t generation) noexcept {
   return r;
 }
 
+// Charges the packet to the Things it belongs to: sent uplink (forward, hairpin) counts for
+// the sender, delivered (downlink, hairpin) for the receiver, a firewall drop for the Thing
+// whose chain denied it.
+void count_things(const Outcome& o, Port in, ThingCounterTable& t) noexcept {
+  if (!o.policed) return;
+  auto charge = [&](uint32_t slot, auto&& fn) {
+    if (slot == core::kNoThing.value) return;
+    if (ThingCounters* c = t.find(slot)) {
+      fn(*c);
+    } else {
+      ++t.unpaged;
+    }
+  };
+  if (o.policy_drop == core::DropReason::kUplinkFirewall) {
+    charge(o.thing, [](ThingCounters& c) { ++c.blocked; });
+  } else if (o.policy_drop == core::DropReason::kDownlinkFirewall) {
+    charge(o.target, [](ThingCounters& c) { ++c.blocked; });
+  }
+  if (o.drop != PipelineDrop::kNone || o.out == Port::kNone) return;
+  if (in == Port::kAccess) {
+    charge(o.thing, [&](ThingCounters& c) {
+      ++c.up_packets;
+      c.up_bytes += o.inner_len;
+    });
+  }
+  if (o.verdict == core::Verdict::kHairpin || o.verdict == core::Verdict::kDeliver) {
+    charge(o.target, [&](ThingCounters& c) {
+      ++c.down_packets;
+      c.down_bytes += o.inner_len;
+    });
+  }
+}
+
 }  // namespace
 
 void Engine::run(Worker& w) {
@@ -266,6 +314,7 @@ void Engine::run(Worker& w) {
   rte_mbuf* mine[kBurst * 4];
   Port mine_port[kBurst * 4];
   unsigned idle = 0;
+  const double ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
 
   auto port_of = [&](const rte_mbuf* m) {
     return m->port == access_->id() ? Port::kAccess : Port::kCore;
@@ -288,6 +337,8 @@ void Engine::run(Worker& w) {
   while (!stop_.load(std::memory_order_relaxed)) {
     const Snapshot* snap = w.reader.acquire();
     const core::CompiledTables& tables = *snap->tables;
+    TableClassifier classify{tables, w.flows};
+    w.ctx.now_ns = static_cast<uint64_t>(static_cast<double>(rte_rdtsc()) * ns_per_tsc);
     unsigned n_mine = 0;
     unsigned work = 0;
 
@@ -334,13 +385,22 @@ void Engine::run(Worker& w) {
         rec.worker = static_cast<uint8_t>(w.index);
       }
       Frame f{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
-      const Outcome o = process(tables, w.flows, config_.addressing, mine_port[i], f, w.counters);
+      const Outcome o =
+          process(classify, config_.addressing, neighbours_, mine_port[i], f, w.ctx);
+      count_things(o, mine_port[i], w.things);
       if (records_ != nullptr) {
         rec.outcome = o;
         if (rte_ring_mp_enqueue_elem(records_, &rec, sizeof(Record)) != 0) ++w.stats.records_lost;
       }
       if (o.out == Port::kNone) {
         rte_pktmbuf_free(m);
+        continue;
+      }
+      if (o.out == Port::kControl) {  // untouched: control parses it again
+        if (rte_ring_mp_enqueue(punt_, m) != 0) {
+          ++w.stats.punt_full;
+          rte_pktmbuf_free(m);
+        }
         continue;
       }
       m->data_off = static_cast<uint16_t>(f.data_off);

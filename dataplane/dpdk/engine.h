@@ -31,7 +31,9 @@
 #include "core/result.h"
 #include "core/tables.h"
 #include "dataplane/dpdk/port.h"
+#include "dataplane/neighbour.h"
 #include "dataplane/pipeline.h"
+#include "dataplane/thing_counters.h"
 
 struct rte_ring;
 
@@ -89,8 +91,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Publishes the tables workers use from their next burst. Control thread only; frees
-  // snapshots no worker can still see.
+  // Publishes the tables workers use from their next burst, after growing the per-Thing
+  // counters to its slots. Control thread only; frees snapshots no worker can still see.
   void publish(std::shared_ptr<const core::CompiledTables> tables);
   // Launches the workers. Needs a published snapshot. Control thread only.
   core::Status start();
@@ -108,6 +110,14 @@ class Engine {
   // Records logged since the last call (see EngineConfig::record_ring), up to out.size(), in
   // each worker's processing order. Control thread.
   size_t drain_records(std::span<Record> out) noexcept;
+
+  // Next hops' MACs: static entries from the config and ARP replies control learns from the
+  // punted frames. Written by the control thread only; workers read it lock-free.
+  NeighbourTable& neighbours() noexcept { return neighbours_; }
+
+  // One Thing's counters summed over the workers. Control thread (values read while workers
+  // write them: each is current, the five are not one instant).
+  ThingCounters thing_counters(uint32_t slot) const noexcept;
 
   // A copy of each worker's counters (read while they run: each value is a consistent 64-bit
   // word, the set is not a point-in-time snapshot).
@@ -134,6 +144,7 @@ class Engine {
   rte_ring* records_ = nullptr;  // MP/SC ring of Record (record_ring > 0)
   rte_ring* control_tx_[kPortCount] = {nullptr, nullptr};
   std::vector<std::unique_ptr<Worker>> workers_;
+  NeighbourTable neighbours_;
   core::Publisher<Snapshot> publisher_;
   std::shared_ptr<const Snapshot> current_;
   // Worker w transmits on queue w % tx_queues; a driver with fewer tx queues than workers

@@ -229,7 +229,12 @@ inline Expected expect(const core::CompiledTables& t, Port in, const Bytes& fram
   std::memcpy(buf.data() + kDefaultHeadroom, frame.data(), frame.size());
   Frame f{buf, kDefaultHeadroom, static_cast<uint32_t>(frame.size())};
   core::FlowMemory flows;
-  const Outcome o = process(t, flows, kPorts, in, f, c);
+  TableClassifier classify{t, flows};
+  static const NeighbourTable kNoNeighbours;  // kPorts has static next-hop MACs
+  WorkerContext w;
+  w.counters = c;
+  const Outcome o = process(classify, kPorts, kNoNeighbours, in, f, w);
+  c = w.counters;
   return {o.out, Bytes(f.data(), f.data() + f.data_len), o};
 }
 

@@ -216,6 +216,21 @@ ParseStatus parse_frame(const uint8_t* frame, uint32_t len, ParseMode mode,
   }
   pos += 2;
   v.ethertype = type;
+  if (type == kEtherTypeArp) {
+    // Only Ethernet/IPv4 ARP (htype 1, ptype 0x0800, hlen 6, plen 4) requests and replies.
+    if (len - pos < kArpLen) return ParseStatus::kMalformedArp;
+    const uint8_t* a = frame + pos;
+    const uint16_t op = load_be16(a + 6);
+    if (load_be16(a) != 1 || load_be16(a + 2) != kEtherTypeIpv4 || a[4] != 6 || a[5] != 4 ||
+        (op != kArpOpRequest && op != kArpOpReply)) {
+      return ParseStatus::kMalformedArp;
+    }
+    v.arp.off = static_cast<uint16_t>(pos);
+    v.arp.op = op;
+    v.arp.spa = load_be32(a + 14);
+    v.arp.tpa = load_be32(a + 24);
+    return ParseStatus::kArp;
+  }
   if (type != kEtherTypeIpv4) return ParseStatus::kUnsupportedEthertype;
 
   const ParseStatus outer = outer_status(parse_ipv4(frame, pos, len, v.outer));

@@ -12,16 +12,18 @@
 namespace simcore::dp {
 
 // Every outcome of parsing, each with its own counter. The names are the counters'. Statuses
-// after kOk up to kGtpuEndMarker are well-formed GTP-U signalling; the rest are drops.
+// after kOk up to kArp are well-formed GTP-U signalling and ARP; the rest are drops.
 #define SIMCORE_PARSE_STATUSES(X)                                                                 \
   X(kOk, "ok", "parsed: IPv4, or a GTP-U G-PDU carrying IPv4")                                    \
   X(kGtpuEchoRequest, "gtpu.echo_request", "GTP-U Echo Request (answered on the access port)")    \
   X(kGtpuEchoResponse, "gtpu.echo_response", "GTP-U Echo Response (consumed)")                    \
   X(kGtpuErrorIndication, "gtpu.error_indication", "GTP-U Error Indication (consumed)")           \
   X(kGtpuEndMarker, "gtpu.end_marker", "GTP-U End Marker (consumed)")                             \
+  X(kArp, "arp", "Ethernet/IPv4 ARP request or reply (the pipeline answers, punts or drops)") \
   X(kMalformedEthernet, "malformed.ethernet", "shorter than the Ethernet header and its tags")    \
   X(kUnsupportedVlanDepth, "unsupported.vlan_depth", "more than two VLAN tags")                   \
-  X(kUnsupportedEthertype, "unsupported.ethertype", "not IPv4 (ARP, IPv6, ...)")                  \
+  X(kUnsupportedEthertype, "unsupported.ethertype", "not IPv4 or ARP (IPv6, ...)")                \
+  X(kMalformedArp, "malformed.arp", "ARP truncated, not Ethernet/IPv4, or not request/reply")     \
   X(kMalformedIpv4, "malformed.ipv4", "bad version or IHL, total length beyond the frame")        \
   X(kIpv4BadChecksum, "ipv4.bad_checksum", "IPv4 header checksum does not verify")                \
   X(kIpv4Fragment, "ipv4.fragment", "IPv4 fragment: no reassembly")                               \
@@ -88,6 +90,15 @@ struct GtpuView {
   uint16_t payload_len;
 };
 
+// An Ethernet/IPv4 ARP body (RFC 826): sender hardware address at off + 8, target hardware
+// address at off + 18.
+struct ArpView {
+  uint16_t off;
+  uint16_t op;  // 1 request, 2 reply
+  uint32_t spa;  // sender protocol address
+  uint32_t tpa;  // target protocol address
+};
+
 struct PacketView {
   uint16_t frame_len;
   uint16_t ethertype;  // after the tags
@@ -100,6 +111,7 @@ struct PacketView {
   Ipv4View outer;
   GtpuView gtpu;
   Ipv4View inner;  // valid when inner_version == 4
+  ArpView arp;     // valid when the status is kArp
 };
 static_assert(std::is_trivially_copyable_v<PacketView> && sizeof(PacketView) <= 128);
 

@@ -96,8 +96,17 @@ std::vector<StatusCase> status_cases() {
        testing::ethernet(kMacA, kMacB, kEtherTypeIpv4, inner_udp(),
                          {{kEtherTypeQinQ, 1}, {kEtherTypeVlan, 2}, {kEtherTypeVlan, 3}}),
        ParseStatus::kUnsupportedVlanDepth},
-      {"ARP", testing::ethernet(kMacA, kMacB, 0x0806, Bytes(28, 0)),
-       ParseStatus::kUnsupportedEthertype},
+      {"ARP with a zero hardware type", testing::ethernet(kMacA, kMacB, 0x0806, Bytes(28, 0)),
+       ParseStatus::kMalformedArp},
+      {"ARP cut short",
+       [] {
+         Bytes b = testing::ethernet(kMacA, kMacB, 0x0806, testing::arp(1, kMacA, 1, Mac{}, 2));
+         b.pop_back();
+         return b;
+       }(),
+       ParseStatus::kMalformedArp},
+      {"ARP request", testing::ethernet(kMacA, kMacB, 0x0806, testing::arp(1, kMacA, 1, Mac{}, 2)),
+       ParseStatus::kArp},
       {"outer IPv6", testing::ethernet(kMacA, kMacB, kEtherTypeIpv6, testing::ipv6_udp({})),
        ParseStatus::kUnsupportedEthertype},
       {"IPv4 header cut at 19 bytes", Bytes(good.begin(), good.begin() + 14 + 19),

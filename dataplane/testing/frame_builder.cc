@@ -80,6 +80,32 @@ Bytes icmp_echo(uint16_t id, uint16_t seq, const Bytes& payload) {
   return b;
 }
 
+Bytes icmp_error(uint8_t type, uint8_t code, uint32_t rest, const Bytes& quote) {
+  Bytes b{type, code, 0, 0};
+  put32(b, rest);
+  b.insert(b.end(), quote.begin(), quote.end());
+  const uint16_t c = csum(b.data(), b.size());
+  b[2] = static_cast<uint8_t>(c >> 8);
+  b[3] = static_cast<uint8_t>(c);
+  return b;
+}
+
+Bytes arp(uint16_t op, const Mac& sha, uint32_t spa, const Mac& tha, uint32_t tpa) {
+  Bytes b;
+  put16(b, 1);       // Ethernet
+  put16(b, 0x0800);  // IPv4
+  b.push_back(6);
+  b.push_back(4);
+  put16(b, op);
+  b.insert(b.end(), sha.begin(), sha.end());
+  put32(b, spa);
+  b.insert(b.end(), tha.begin(), tha.end());
+  put32(b, tpa);
+  return b;
+}
+
+bool checksum_ok(const uint8_t* p, size_t n) { return csum(p, n) == 0; }
+
 Bytes ipv4(const Ip4& ip, uint8_t proto, const Bytes& l4) {
   Bytes b;
   const size_t hdr = 20 + ip.options.size();

@@ -42,6 +42,13 @@ Bytes udp(const Ip4& ip, uint16_t sport, uint16_t dport, const Bytes& payload,
           bool checksum = true);
 Bytes tcp(const Ip4& ip, uint16_t sport, uint16_t dport, const Bytes& payload);
 Bytes icmp_echo(uint16_t id, uint16_t seq, const Bytes& payload);
+// An ICMP error (type, code, 4-byte "rest" word, e.g. the next-hop MTU in its low 16 bits)
+// quoting `quote` (the offending IPv4 header + 8 bytes), checksum computed.
+Bytes icmp_error(uint8_t type, uint8_t code, uint32_t rest, const Bytes& quote);
+// The Ethernet/IPv4 ARP body (28 bytes, RFC 826): op 1 request, 2 reply.
+Bytes arp(uint16_t op, const Mac& sha, uint32_t spa, const Mac& tha, uint32_t tpa);
+// Returns true when the bytes sum to 0xffff (a correct RFC 1071 checksum inside them).
+bool checksum_ok(const uint8_t* p, size_t n);
 // IPv4 header (total length and checksum computed) followed by `l4`.
 Bytes ipv4(const Ip4& ip, uint8_t proto, const Bytes& l4);
 // A minimal IPv6 header (next header UDP, hop limit 64) followed by `payload`.

@@ -1,0 +1,142 @@
+// The per-worker flow table: open/established, idle ageing on an injected clock, eviction
+// under pressure, no false positives among many random keys (seed printed), its size.
+#include "dataplane/flow_table.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <set>
+
+#include "dataplane/packet/wire.h"
+
+namespace simcore::dp {
+namespace {
+
+constexpr uint64_t kSec = 1'000'000'000;
+
+core::FlowKey key(uint32_t slot, uint8_t proto, uint16_t lport, uint32_t raddr, uint16_t rport) {
+  return core::FlowKey{slot, proto, lport, raddr, rport};
+}
+
+TEST(FlowTable, OpenThenEstablished) {
+  FlowTable t(1024);
+  t.set_now(1 * kSec);
+  const core::FlowKey k = key(3, kProtoUdp, 40000, 0xc6336401, 53);
+  EXPECT_FALSE(t.established(k));
+  t.open(k);
+  EXPECT_TRUE(t.established(k));
+  // Every field is part of the key.
+  EXPECT_FALSE(t.established(key(4, kProtoUdp, 40000, 0xc6336401, 53)));
+  EXPECT_FALSE(t.established(key(3, kProtoTcp, 40000, 0xc6336401, 53)));
+  EXPECT_FALSE(t.established(key(3, kProtoUdp, 40001, 0xc6336401, 53)));
+  EXPECT_FALSE(t.established(key(3, kProtoUdp, 40000, 0xc6336402, 53)));
+  EXPECT_FALSE(t.established(key(3, kProtoUdp, 40000, 0xc6336401, 54)));
+  EXPECT_EQ(t.live(), 1u);
+  EXPECT_EQ(t.evictions(), 0u);
+}
+
+TEST(FlowTable, FlowsAgeOutAfterTheirIdleTimeout) {
+  FlowTable t(64);
+  const core::FlowKey udp = key(1, kProtoUdp, 1000, 0x08080808, 53);
+  const core::FlowKey tcp = key(1, kProtoTcp, 1000, 0x08080808, 443);
+  const core::FlowKey icmp = key(1, kProtoIcmp, 0, 0x08080808, 0);
+  t.set_now(10 * kSec);
+  t.open(udp);
+  t.open(tcp);
+  t.open(icmp);
+  t.set_now(130 * kSec);  // exactly 120 s idle: still there
+  EXPECT_TRUE(t.established(udp));
+  EXPECT_TRUE(t.established(icmp));
+  t.set_now(131 * kSec);
+  EXPECT_FALSE(t.established(udp));
+  EXPECT_FALSE(t.established(icmp));
+  EXPECT_TRUE(t.established(tcp));
+  t.set_now((10 + 7440) * kSec);
+  EXPECT_TRUE(t.established(tcp));
+  t.set_now((11 + 7440) * kSec);
+  EXPECT_FALSE(t.established(tcp));
+  // Traffic refreshes the timer; an expired flow reopens.
+  t.open(udp);
+  t.set_now((11 + 7440 + 100) * kSec);
+  t.open(udp);
+  t.set_now((11 + 7440 + 200) * kSec);
+  EXPECT_TRUE(t.established(udp));
+  EXPECT_EQ(t.live(), 1u);
+}
+
+TEST(FlowTable, TimeoutsAreConfigurable) {
+  FlowTimeouts to;
+  to.udp_ns = 30 * kSec;
+  FlowTable t(64, to);
+  const core::FlowKey k = key(1, kProtoUdp, 1, 2, 3);
+  t.set_now(kSec);
+  t.open(k);
+  t.set_now(32 * kSec);
+  EXPECT_FALSE(t.established(k));
+}
+
+TEST(FlowTable, WhenFullTheOldestOfTheWindowIsEvicted) {
+  FlowTable t(16);  // two windows' worth: every key collides with others
+  for (uint32_t i = 0; i < 200; ++i) {
+    t.set_now((i + 1) * kSec / 1000);
+    t.open(key(1, kProtoUdp, static_cast<uint16_t>(i), 0x0a000001, 80));
+  }
+  EXPECT_EQ(t.live(), 16u);
+  EXPECT_EQ(t.evictions(), 200u - 16u);
+  // The most recent flow is always kept; the first ones are long gone.
+  EXPECT_TRUE(t.established(key(1, kProtoUdp, 199, 0x0a000001, 80)));
+  size_t kept_old = 0;
+  for (uint32_t i = 0; i < 100; ++i) {
+    kept_old += t.established(key(1, kProtoUdp, static_cast<uint16_t>(i), 0x0a000001, 80));
+  }
+  EXPECT_LT(kept_old, 4u);
+  // An expired entry is reused before anything is evicted.
+  t.set_now(1000 * kSec);
+  const uint64_t before = t.evictions();
+  t.open(key(2, kProtoUdp, 1, 1, 1));
+  EXPECT_EQ(t.evictions(), before);
+}
+
+TEST(FlowTable, NoFalsePositivesAmongManyRandomKeys) {
+  const uint64_t seed = std::getenv("SIMCORE_SEED")
+                            ? std::strtoull(std::getenv("SIMCORE_SEED"), nullptr, 10)
+                            : 20261126;
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun with SIMCORE_SEED=<seed>)");
+  std::mt19937_64 rng(seed);
+  auto random_key = [&] {
+    return key(static_cast<uint32_t>(rng() % 4096), rng() % 2 ? kProtoTcp : kProtoUdp,
+               static_cast<uint16_t>(rng()), static_cast<uint32_t>(rng()),
+               static_cast<uint16_t>(rng()));
+  };
+  FlowTable t(1 << 16);
+  t.set_now(kSec);
+  std::set<core::FlowKey> opened;
+  for (int i = 0; i < 30000; ++i) {  // under half full: few evictions
+    const core::FlowKey k = random_key();
+    t.open(k);
+    opened.insert(k);
+  }
+  size_t found = 0;
+  for (const core::FlowKey& k : opened) found += t.established(k);
+  EXPECT_EQ(found + t.evictions(), opened.size());
+  EXPECT_LT(t.evictions(), opened.size() / 100);
+  for (int i = 0; i < 200000; ++i) {
+    const core::FlowKey k = random_key();
+    if (!opened.count(k)) {
+      ASSERT_FALSE(t.established(k)) << "false positive at #" << i;
+    }
+  }
+}
+
+TEST(FlowTable, BytesPerEntry) {
+  RecordProperty("bytes_per_entry", static_cast<int>(FlowTable::kBytesPerEntry));
+  std::printf("FlowTable: %zu bytes per entry, 1M flows = %zu MiB per worker\n",
+              FlowTable::kBytesPerEntry, FlowTable::kBytesPerEntry * (1u << 20) >> 20);
+  EXPECT_LE(FlowTable::kBytesPerEntry, 32u);
+  FlowTable t(1 << 10);
+  EXPECT_EQ(t.capacity(), 1024u);
+}
+
+}  // namespace
+}  // namespace simcore::dp
