@@ -22,6 +22,7 @@ void Service::Impl::register_routes() {
   register_job_routes();
   register_billing_routes();
   register_event_routes();
+  register_metrics_routes();
   // The contract itself, for clients that generate code or collections from it.
   route(Verb::get, "/openapi.json", Access::kRead, [this](const Request& req, const PathParams&) {
     const core::Result<std::string>& doc = openapi_json();
@@ -93,7 +94,14 @@ core::Result<std::unique_ptr<Service>> Service::open(const DaemonConfig& cfg, Ta
 }
 
 http::Response Service::handle(const http::Request& req) {
-  Impl& s = *impl_;
+  http::Response res = impl_->dispatch(req);
+  const unsigned cls = res.result_int() / 100;
+  if (cls >= 1 && cls <= 5) ++impl_->responses_by_class[cls - 1];
+  return res;
+}
+
+http::Response Service::Impl::dispatch(const http::Request& req) {
+  Impl& s = *this;
   const std::string_view target = req.target();
   if (target.rfind("/oauth/", 0) == 0) {
     // No client is known yet: limit credential guessing per peer address.
@@ -117,6 +125,9 @@ const std::optional<std::string>& Service::generated_admin_secret() const {
   return impl_->generated_secret;
 }
 const std::string& Service::admin_client_id() const { return impl_->admin_client_id; }
+void Service::set_metrics_source(MetricsSource source) {
+  impl_->metrics_source = std::move(source);
+}
 uint64_t Service::generation() const {
   return impl_->compiler.last() ? impl_->compiler.last()->generation : 0;
 }

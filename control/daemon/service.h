@@ -47,6 +47,14 @@ class Service {
   // Every route, for comparing with the OpenAPI document.
   std::vector<http::RouteInfo> routes() const;
 
+  // Returns the data plane's counters as Prometheus text (dp::render_prometheus) for
+  // GET .../metrics, which serves simcored's own metrics followed by it. Set by whoever runs
+  // the data plane, so control never links it; called on handle()'s thread once per scrape.
+  using MetricsSource = std::function<std::string()>;
+  // Sets (or with nullptr clears) the data plane's part of GET .../metrics. Same thread as
+  // handle().
+  void set_metrics_source(MetricsSource source);
+
   // Background work, on the same thread as handle(): moves SMS along their lifecycle and runs
   // a bounded slice of the pending jobs (bulk actions, billing reports). Returns whether work
   // is still pending (call again soon); the daemon calls it from a timer.

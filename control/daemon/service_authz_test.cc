@@ -81,6 +81,7 @@ const std::map<std::string, unsigned>& policy() {
       {"DELETE /users/{}", A},
       {"GET /events", kAll},
       {"GET /openapi.json", kAll},
+      {"GET /metrics", A | S | M},  // account-wide figures: not for a GROUP_USER
   };
   return p;
 }

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -32,12 +33,14 @@ using http::Verb;
 
 // Who may call a route. Reads are open to every role (GROUP_USER sees only its groups'
 // Things); writes need STANDARD or ADMIN, except Thing writes a GROUP_USER makes on its own
-// Things; user management and provisioning SIM inventory are ADMIN's.
-enum class Access { kRead, kWrite, kThingWrite, kAdmin };
+// Things; user management and provisioning SIM inventory are ADMIN's. Account-wide figures
+// (metrics: all groups' Things and traffic) are for every role but GROUP_USER.
+enum class Access { kRead, kAccountRead, kWrite, kThingWrite, kAdmin };
 
 inline bool role_allows(core::Role role, Access a) {
   switch (a) {
     case Access::kRead: return true;
+    case Access::kAccountRead: return role != core::Role::kGroupUser;
     case Access::kThingWrite: return role != core::Role::kMonitor;
     case Access::kWrite: return role == core::Role::kAdmin || role == core::Role::kStandard;
     case Access::kAdmin: return role == core::Role::kAdmin;
@@ -133,6 +136,10 @@ struct Service::Impl {
   struct BillingRun;
   std::optional<std::deque<int64_t>> billing_pending;
   std::shared_ptr<BillingRun> billing_run;
+  // GET /metrics (routes_metrics.cc): the data plane's text, and the responses handle() gave
+  // by status class (index 0 for 1xx .. 4 for 5xx).
+  MetricsSource metrics_source;
+  std::array<uint64_t, 5> responses_by_class{};
 
   Impl(const DaemonConfig& c, TablesSink& s, Clock clk)
       : cfg(c),
@@ -367,6 +374,9 @@ struct Service::Impl {
     SIMCORE_CHECK(st.ok());
   }
 
+  // Service::handle() before counting the response: token endpoint, or bearer, limit, route.
+  Response dispatch(const Request& req);
+
   // Background work for Service::tick(); each returns whether more is pending.
   bool tick_sms();      // routes_sms.cc
   bool tick_bulk();     // routes_jobs.cc
@@ -383,6 +393,7 @@ struct Service::Impl {
   void register_job_routes();
   void register_billing_routes();
   void register_event_routes();
+  void register_metrics_routes();  // routes_metrics.cc
 };
 
 }  // namespace simcore::ctl

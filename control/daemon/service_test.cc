@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -130,6 +131,102 @@ TEST(Service, ADeletedNewestIdIsNotReusedAfterARestart) {
       h.call(http::Verb::post, "/networks", R"({"name":"b","apnName":"b.example"})");
   ASSERT_EQ(again.status, 201) << again.body;
   EXPECT_GT(std::stoul(std::string(again.json().at("id").as_string())), std::stoul(id));
+}
+
+// A strict reading of the Prometheus text format 0.0.4: every line a # HELP, a # TYPE or a
+// sample; a family's HELP/TYPE at most once and before its samples; a family's lines together;
+// no repeated series; a final line feed. Returns "" or what is wrong; fills `values` with
+// "name{labels}" → value.
+std::string check_exposition(const std::string& text, std::map<std::string, double>& values) {
+  static const std::regex meta(R"(# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*))");
+  static const std::regex type(R"(counter|gauge|histogram|summary|untyped)");
+  static const std::regex sample(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? )"
+      R"(([-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|Inf|NaN)))");
+  if (text.empty() || text.back() != '\n') return "no final line feed";
+  std::set<std::string> seen_meta, closed, series, sampled;
+  std::string current;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    const std::string line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    std::smatch m;
+    std::string family;
+    if (std::regex_match(line, m, meta)) {
+      family = m[2];
+      if (!seen_meta.insert(std::string(m[1]) + " " + family).second) return "twice: " + line;
+      if (m[1] == "TYPE" && !std::regex_match(std::string(m[3]), type)) return "type: " + line;
+      if (sampled.count(family)) return "after its samples: " + line;
+    } else if (std::regex_match(line, m, sample)) {
+      family = m[1];
+      sampled.insert(family);
+      if (!series.insert(std::string(m[1]) + std::string(m[2])).second) return "again: " + line;
+      values[std::string(m[1]) + std::string(m[2])] = std::stod(m[3]);
+    } else {
+      return "not HELP, TYPE or a sample: " + line;
+    }
+    if (family != current) {
+      if (closed.count(family)) return "family not together: " + line;
+      closed.insert(current);
+      current = family;
+    }
+  }
+  return "";
+}
+
+TEST(ServiceMetrics, ServesItsOwnMetricsThenTheDataPlanesAsPrometheusText) {
+  testing::ServiceHarness h;
+  ASSERT_EQ(h.call(http::Verb::post, "/things",
+                   R"({"things":[{"iccid":"8931000000000000001","imsi":"204080000000001"},)"
+                   R"({"iccid":"8931000000000000002","imsi":"204080000000002"}]})")
+                .status,
+            201);
+  ASSERT_EQ(h.call(http::Verb::get, "/networks/999999").status, 404);
+  h.svc->set_metrics_source([] {
+    return std::string(
+        "# HELP simcore_drops_total Frames dropped by the policy, by reason.\n"
+        "# TYPE simcore_drops_total counter\n"
+        "simcore_drops_total{reason=\"uplink.firewall\",worker=\"0\"} 3\n"
+        "simcore_drops_total{reason=\"uplink.firewall\",worker=\"1\"} 4");  // no final LF
+  });
+  testing::Reply r = h.call(http::Verb::get, "/metrics");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.raw[http::bhttp::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  std::map<std::string, double> v;
+  ASSERT_EQ(check_exposition(r.body, v), "") << r.body;
+  // The token request, the POST and the GET before this one; 404 counts as 4xx.
+  EXPECT_EQ(v["simcored_http_requests_total{class=\"2xx\"}"], 2) << r.body;
+  EXPECT_EQ(v["simcored_http_requests_total{class=\"4xx\"}"], 1) << r.body;
+  EXPECT_EQ(v["simcored_http_requests_total{class=\"5xx\"}"], 0) << r.body;
+  EXPECT_EQ(v["simcored_things{state=\"PROVISIONED\"}"], 2) << r.body;
+  EXPECT_EQ(v["simcored_things{state=\"ACTIVE\"}"], 0) << r.body;
+  EXPECT_EQ(v["simcored_sessions"], 0) << r.body;
+  EXPECT_EQ(v["simcored_tables_generation"], static_cast<double>(h.svc->generation()));
+  EXPECT_EQ(v["simcore_drops_total{reason=\"uplink.firewall\",worker=\"1\"}"], 4);
+  EXPECT_NE(r.body.find("# TYPE simcored_things gauge\n"), std::string::npos);
+  EXPECT_NE(r.body.find("# TYPE simcored_http_requests_total counter\n"), std::string::npos);
+
+  // Without a data plane only simcored's own families; the scrape above counts as 2xx now.
+  h.svc->set_metrics_source(nullptr);
+  r = h.call(http::Verb::get, "/metrics");
+  v.clear();
+  ASSERT_EQ(check_exposition(r.body, v), "") << r.body;
+  EXPECT_EQ(r.body.find("simcore_drops_total"), std::string::npos);
+  EXPECT_EQ(v["simcored_http_requests_total{class=\"2xx\"}"], 3) << r.body;
+  // Behind the bearer check like every API route.
+  EXPECT_EQ(h.call(http::Verb::get, "/metrics", "", "no-such-token").status, 401);
+}
+
+TEST(ServiceMetrics, TheCheckerRefusesMalformedText) {
+  std::map<std::string, double> v;
+  EXPECT_EQ(check_exposition("a 1\n# TYPE b gauge\nb{x=\"y\"} 2\n", v), "");
+  for (const char* bad : {"a 1", "a 1\n\n", "a 1\nb 1\na 2\n", "a{x=\"1\"} 1\na{x=\"1\"} 1\n",
+                          "# TYPE a counter\n# TYPE a counter\n", "# TYPE a kind\n",
+                          "a 1\n# TYPE a counter\n", "a{x=1} 1\n", "a one\n", "# other\n"}) {
+    v.clear();
+    EXPECT_NE(check_exposition(bad, v), "") << bad;
+  }
 }
 
 }  // namespace

@@ -299,5 +299,53 @@ TEST_F(Simcored, AFloodGets429WhileAnotherClientIsServedAndBigBodiesGet413) {
   EXPECT_EQ(d.stop(SIGTERM), 0);
 }
 
+// GET /metrics over the socket, as a scraper with a MONITOR user would fetch it: Prometheus text
+// with its content type; a GROUP_USER may not read the account-wide figures.
+TEST_F(Simcored, MetricsAreServedAsPrometheusTextToAMonitor) {
+  Daemon d(dir_);
+  ASSERT_GT(d.start(), 0);
+  const std::string admin = d.token();
+  ASSERT_FALSE(admin.empty());
+  Reply u = d.call("POST", p("/users"), admin,
+                   R"({"name":"prometheus","email":"ops@example.com","role":"MONITOR"})");
+  ASSERT_EQ(u.status, 201) << u.body;
+  Reply t =
+      d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "", "",
+             "-d client_id=" + std::string(u.json().at("clientId").as_string()) +
+                 " -d client_secret=" + std::string(u.json().at("clientSecret").as_string()));
+  ASSERT_EQ(t.status, 200);
+  const std::string monitor(t.json().at("access_token").as_string());
+
+  Reply m = d.call("GET", p("/metrics"), monitor);
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_NE(m.headers.find("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+            std::string::npos)
+      << m.headers;
+  EXPECT_NE(m.body.find("# TYPE simcored_tables_generation gauge\nsimcored_tables_generation "),
+            std::string::npos)
+      << m.body;
+  // Two tokens and the POST /users before this request.
+  EXPECT_NE(m.body.find("simcored_http_requests_total{class=\"2xx\"} 3\n"), std::string::npos)
+      << m.body;
+  EXPECT_EQ(d.call("GET", p("/metrics")).status, 401);
+
+  const std::string group(
+      d.call("GET", p("/thingsgroups"), admin).json().as_array()[0].at("id").as_string());
+  Reply g =
+      d.call("POST", p("/users"), admin,
+             R"({"name":"g","email":"g@example.com","role":"GROUP_USER","thingsGroupIds":[")" +
+                 group + R"("]})");
+  ASSERT_EQ(g.status, 201) << g.body;
+  Reply gt =
+      d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "", "",
+             "-d client_id=" + std::string(g.json().at("clientId").as_string()) +
+                 " -d client_secret=" + std::string(g.json().at("clientSecret").as_string()));
+  ASSERT_EQ(gt.status, 200);
+  EXPECT_EQ(
+      d.call("GET", p("/metrics"), std::string(gt.json().at("access_token").as_string())).status,
+      403);
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace simcore::ctl
