@@ -1,0 +1,257 @@
+// dataplane/dpdk/fast_lookup.h — the policy decision of one packet on FastTables: the stages of
+// core::lookup_packet in the same order, with rte_hash, rte_lpm, rte_fib6 and rte_acl in place
+// of its table walks, and the same Decision for every packet (checked by fast_lookup_test).
+// Any worker on a published FastTables; no locks, allocation or exceptions except inside
+// `flows`, which belongs to the caller and must offer open(FlowKey) and established(FlowKey)
+// (core::FlowMemory allocates in open(): an allocation failure there terminates).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/flow_memory.h"
+#include "core/model.h"
+#include "core/verdict.h"
+#include "dataplane/dpdk/fast_tables.h"
+
+namespace simcore::dp {
+namespace fast_detail {
+
+inline constexpr uint16_t kReady =
+    core::kSessionAttached | core::kSessionActive | core::kSessionDataAllowed;
+
+inline core::Decision drop(core::Decision d, core::Stage stage, core::DropReason reason) noexcept {
+  d.verdict = core::Verdict::kDrop;
+  d.stage = stage;
+  d.drop = reason;
+  return d;
+}
+
+// A chain result the burst has not computed ahead (else: rule index, or -1 for no match).
+inline constexpr int32_t kNotClassified = -2;
+
+// Applies a profile's chain (or its result `pre`, classified ahead by the burst); records the
+// deciding rule (0: the default action) in d.
+inline bool chain_allows(const FastTables& ft, core::ProfileIndex pi, bool inbound,
+                         const core::CompiledChain& chain, uint8_t proto, uint32_t remote,
+                         uint16_t rport, uint16_t lport, core::Decision& d, int32_t pre) noexcept {
+  const int i =
+      pre != kNotClassified ? pre : ft.lookup_chain(pi, inbound, proto, remote, rport, lport);
+  if (i < 0) {
+    d.rule_id = 0;
+    return chain.default_action == static_cast<uint8_t>(core::Action::kAllow);
+  }
+  d.rule_id = chain.rules[static_cast<size_t>(i)].rule_id;
+  return chain.rules[static_cast<size_t>(i)].action == static_cast<uint8_t>(core::Action::kAllow);
+}
+
+// Everything after the session lookup on the receiving Thing's side.
+template <class Flows>
+core::Decision deliver(const FastTables& ft, uint32_t slot, const core::PacketDesc& p, Flows& flows,
+                       core::Decision d, core::Verdict verdict,
+                       int32_t pre_in = kNotClassified) noexcept {
+  const core::CompiledTables& t = ft.tables();
+  const core::SessionRow& s = t.sessions[slot];
+  d.target = core::ThingSlot{slot};
+  if (!(s.flags & core::kSessionActive)) {
+    return drop(d, core::Stage::kState, core::DropReason::kDownlinkNotActive);
+  }
+  if (!(s.flags & core::kSessionDataAllowed)) {
+    return drop(d, core::Stage::kService, core::DropReason::kDownlinkDataDisabled);
+  }
+  const core::CompiledProfile& prof = *t.profiles[s.profile];
+  if (prof.stateful && flows.established({slot, p.proto, p.dport, p.src.value, p.sport})) {
+    d.rule_id = core::kFlowRuleId;
+  } else if (!chain_allows(ft, s.profile, true, prof.inbound, p.proto, p.src.value, p.sport,
+                           p.dport, d, pre_in)) {
+    return drop(d, core::Stage::kFirewallIn, core::DropReason::kDownlinkFirewall);
+  }
+  d.verdict = verdict;
+  d.stage = core::Stage::kDeliver;
+  d.peer_addr = core::from_be(s.peer_addr);
+  d.peer_teid = core::teid_host(s.peer_teid);
+  return d;
+}
+
+// Uplink after the TEID lookup gave `slot` (or kNotFound).
+template <class Flows>
+core::Decision uplink(const FastTables& ft, const core::PacketDesc& p, uint32_t slot, Flows& flows,
+                      int32_t pre_out = kNotClassified) noexcept {
+  const core::CompiledTables& t = ft.tables();
+  core::Decision d;
+  d.out = p;
+  if (slot == FastTables::kNotFound) {
+    return drop(d, core::Stage::kSession, core::DropReason::kUplinkNoSession);
+  }
+  const core::SessionRow& s = t.sessions[slot];
+  d.thing = core::ThingSlot{slot};
+  if ((s.flags & kReady) != kReady) {
+    return (s.flags & core::kSessionActive) == 0
+               ? drop(d, core::Stage::kState, core::DropReason::kUplinkNotActive)
+               : drop(d, core::Stage::kService, core::DropReason::kUplinkDataDisabled);
+  }
+  if (core::to_be(p.src) != s.ue_addr) {
+    return drop(d, core::Stage::kAntiSpoof, core::DropReason::kUplinkSpoofedSource);
+  }
+  const core::CompiledProfile& prof = *t.profiles[s.profile];
+  if (!chain_allows(ft, s.profile, false, prof.outbound, p.proto, p.dst.value, p.dport, p.sport, d,
+                    pre_out)) {
+    return drop(d, core::Stage::kFirewallOut, core::DropReason::kUplinkFirewall);
+  }
+  const core::FlowKey opened{slot, p.proto, p.sport, p.dst.value, p.dport};
+
+  if (ft.in_pool_of(p.dst.value, s.network)) {
+    if (t.networks[s.network].isolated) {
+      return drop(d, core::Stage::kIsolation, core::DropReason::kUplinkIsolation);
+    }
+    const uint32_t peer = ft.find_ue(core::to_be(p.dst));
+    if (peer == FastTables::kNotFound) {
+      return drop(d, core::Stage::kIsolation, core::DropReason::kUplinkNoPeerThing);
+    }
+    if (prof.stateful) flows.open(opened);
+    return deliver(ft, peer, p, flows, d, core::Verdict::kHairpin);
+  }
+
+  // Port forwarding, source side.
+  if (const core::NatRow* nat = ft.find_nat_out(s.ue_addr, p.proto, core::port_be(p.sport))) {
+    d.out.src = core::from_be(nat->public_ip);
+    d.out.sport = core::port_host(nat->public_port);
+  }
+
+  const core::RouteRow* route = ft.find_route(s.network, p.dst.value);
+  const auto kind =
+      route == nullptr ? core::RouteKind::kInternet : static_cast<core::RouteKind>(route->kind);
+  if (kind == core::RouteKind::kBlackhole) {
+    return drop(d, core::Stage::kRoute, core::DropReason::kUplinkBlackhole);
+  }
+  if (prof.stateful) flows.open(opened);
+  d.stage = core::Stage::kDeliver;
+  if (kind == core::RouteKind::kTunnel) {
+    d.verdict = core::Verdict::kTunnel;
+    d.tunnel = t.tunnels[route->tunnel].tunnel_id;
+  } else {
+    d.verdict = core::Verdict::kForward;
+    d.vlan = t.networks[s.network].vlan;
+  }
+  return d;
+}
+
+// Downlink: the NAT rewrite is already in d.out; `slot` is the session of d.out.dst.
+template <class Flows>
+core::Decision downlink(const FastTables& ft, core::Decision d, uint32_t slot, Flows& flows,
+                        int32_t pre_in = kNotClassified) noexcept {
+  if (slot == FastTables::kNotFound) {
+    return drop(d, core::Stage::kSession, core::DropReason::kDownlinkNoSession);
+  }
+  d.thing = core::ThingSlot{slot};
+  const core::PacketDesc p = d.out;
+  return deliver(ft, slot, p, flows, d, core::Verdict::kDeliver, pre_in);
+}
+
+// Returns the decision seeded for a downlink packet: d.out after port forwarding.
+inline core::Decision downlink_nat(const FastTables& ft, const core::PacketDesc& p) noexcept {
+  core::Decision d;
+  d.out = p;
+  if (const core::NatRow* nat =
+          ft.find_nat_in(core::to_be(p.dst), p.proto, core::port_be(p.dport))) {
+    d.out.dst = core::from_be(nat->thing_ip);
+    d.out.dport = core::port_host(nat->thing_port);
+  }
+  return d;
+}
+
+}  // namespace fast_detail
+
+// Returns the decision for `p`: equal to core::lookup_packet(ft.tables(), p, flows).
+template <class Flows>
+core::Decision fast_lookup(const FastTables& ft, const core::PacketDesc& p, Flows& flows) noexcept {
+  if (p.dir == core::Direction::kUplink) {
+    return fast_detail::uplink(ft, p, ft.find_teid(core::teid_be(p.teid)), flows);
+  }
+  const core::Decision d = fast_detail::downlink_nat(ft, p);
+  return fast_detail::downlink(ft, d, ft.find_ue(core::to_be(d.out.dst)), flows);
+}
+
+inline constexpr uint16_t kFastBurstMax = 32;
+
+// Decides pkts[0, n) into out[0, n); returns the number decided, min(n, kFastBurstMax). One bulk
+// hash lookup per session table, and one rte_acl call per chain that the burst's packets meet
+// (the TEID/UE/NAT lookups and a chain's verdict do not depend on flows, so computing them
+// ahead changes nothing). Packets are then decided in order, so a flow an earlier packet opens
+// is established for a later one, exactly as n calls of fast_lookup would decide.
+template <class Flows>
+uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, uint16_t n,
+                           Flows& flows, core::Decision* out) noexcept {
+  n = std::min(n, kFastBurstMax);
+  const core::CompiledTables& t = ft.tables();
+  // Zeroed only so the compiler can see every key read was written (2 x 128 bytes).
+  uint32_t up_keys[kFastBurstMax] = {}, down_keys[kFastBurstMax] = {};
+  uint32_t up_slots[kFastBurstMax], down_slots[kFastBurstMax];
+  uint16_t up_n = 0, down_n = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (pkts[i].dir == core::Direction::kUplink) {
+      up_keys[up_n++] = core::teid_be(pkts[i].teid).raw;
+    } else {
+      out[i] = fast_detail::downlink_nat(ft, pkts[i]);
+      down_keys[down_n++] = core::to_be(out[i].out.dst).raw;
+    }
+  }
+  ft.find_teid_bulk(up_keys, up_n, up_slots);
+  ft.find_ue_bulk(down_keys, down_n, down_slots);
+
+  // The chain each packet will meet first (hairpins' second chain is classified on its own).
+  uint32_t slot[kFastBurstMax];
+  const AclContext* ctx[kFastBurstMax];
+  AclKey key[kFastBurstMax];
+  int32_t pre[kFastBurstMax];
+  for (uint16_t i = 0, u = 0, w = 0; i < n; ++i) {
+    const core::PacketDesc& p = pkts[i];
+    const bool upl = p.dir == core::Direction::kUplink;
+    slot[i] = upl ? up_slots[u++] : down_slots[w++];
+    ctx[i] = nullptr;
+    pre[i] = fast_detail::kNotClassified;
+    if (slot[i] == FastTables::kNotFound) continue;
+    const core::SessionRow& s = t.sessions[slot[i]];
+    if (upl) {
+      if ((s.flags & fast_detail::kReady) != fast_detail::kReady ||
+          core::to_be(p.src) != s.ue_addr) {
+        continue;
+      }
+      ctx[i] = ft.acl(s.profile, false);
+      key[i] = FastTables::acl_key(p.proto, p.dst.value, p.dport, p.sport);
+    } else {
+      if ((s.flags & (core::kSessionActive | core::kSessionDataAllowed)) !=
+          (core::kSessionActive | core::kSessionDataAllowed)) {
+        continue;
+      }
+      const core::PacketDesc& q = out[i].out;
+      ctx[i] = ft.acl(s.profile, true);
+      key[i] = FastTables::acl_key(q.proto, q.src.value, q.sport, q.dport);
+    }
+    if (ctx[i] == nullptr) pre[i] = -1;  // empty chain: the default action
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (ctx[i] == nullptr || pre[i] != fast_detail::kNotClassified) continue;
+    const AclKey* group_keys[kFastBurstMax];
+    uint16_t group[kFastBurstMax];
+    unsigned g = 0;
+    for (uint16_t j = i; j < n; ++j) {
+      if (ctx[j] == ctx[i] && pre[j] == fast_detail::kNotClassified) {
+        group[g] = j;
+        group_keys[g++] = &key[j];
+      }
+    }
+    int32_t res[kFastBurstMax];
+    FastTables::classify(*ctx[i], group_keys, g, res);
+    for (unsigned k = 0; k < g; ++k) pre[group[k]] = res[k];
+  }
+
+  for (uint16_t i = 0; i < n; ++i) {
+    out[i] = pkts[i].dir == core::Direction::kUplink
+                 ? fast_detail::uplink(ft, pkts[i], slot[i], flows, pre[i])
+                 : fast_detail::downlink(ft, out[i], slot[i], flows, pre[i]);
+  }
+  return n;
+}
+
+}  // namespace simcore::dp
