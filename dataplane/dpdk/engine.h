@@ -30,6 +30,7 @@
 #include "core/publisher.h"
 #include "core/result.h"
 #include "core/tables.h"
+#include "dataplane/dpdk/fast_tables.h"
 #include "dataplane/dpdk/port.h"
 #include "dataplane/neighbour.h"
 #include "dataplane/pipeline.h"
@@ -54,6 +55,7 @@ struct EngineConfig {
   // this many entries that control drains with drain_records(). Frames are never dropped for
   // a full log: the record is (and records_lost counts it).
   unsigned record_ring = 0;
+  size_t flow_entries = 1 << 16;  // stateful-firewall flows per worker (a power of two)
 };
 
 // What happened to one frame, and under which snapshot: replays annotate their output with it,
@@ -78,9 +80,10 @@ struct WorkerStats {
   uint64_t records_lost;   // the record ring was full
 };
 
-// What control reads: the snapshot the data plane classifies with.
+// What workers read: the compiled tables and their DPDK form (which keeps them alive).
 struct Snapshot {
   std::shared_ptr<const core::CompiledTables> tables;
+  std::shared_ptr<const FastTables> fast;
 };
 
 class Engine {
@@ -91,9 +94,11 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Publishes the tables workers use from their next burst, after growing the per-Thing
-  // counters to its slots. Control thread only; frees snapshots no worker can still see.
-  void publish(std::shared_ptr<const core::CompiledTables> tables);
+  // Builds the DPDK form of `tables` (reusing what the previous snapshot shares with it),
+  // grows the per-Thing counters to its slots, and publishes it for the workers' next burst.
+  // Control thread only; frees snapshots no worker can still see. Fails (and the previous
+  // snapshot stays) when DPDK cannot allocate the structures.
+  core::Status publish(std::shared_ptr<const core::CompiledTables> tables);
   // Launches the workers. Needs a published snapshot. Control thread only.
   core::Status start();
   // Asks the workers to finish their burst and return; waits for them. Idempotent.

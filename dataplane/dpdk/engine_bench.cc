@@ -97,7 +97,7 @@ void run(benchmark::State& state, Port in, bool bare) {
   c.idle_sleep_us = 0;  // a dedicated CPU: poll all the time, as in production
   c.mbufs = 2 * kInFlight - 1;
   auto engine = Engine::create(c).value();
-  engine->publish(t.tables);
+  SIMCORE_CHECK(engine->publish(t.tables).ok());
 
   rte_ring* feed = in == Port::kAccess ? rings[0] : rings[2];
   rte_ring* drain = in == Port::kAccess ? rings[3] : rings[1];

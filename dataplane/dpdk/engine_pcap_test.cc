@@ -80,7 +80,7 @@ Counters replay(const fs::path& dir, const core::TablesPtr& tables, size_t frame
   EXPECT_TRUE(e.ok()) << e.error().message();
   if (!e.ok()) return {};
   Engine& engine = **e;
-  engine.publish(tables);
+  EXPECT_TRUE(engine.publish(tables).ok());
   EXPECT_TRUE(engine.start().ok());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {

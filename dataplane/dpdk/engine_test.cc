@@ -44,7 +44,7 @@ TEST(Engine, RingPortsCarryEveryVerdictWithThePipelinesBytesAndCounters) {
   const auto tables = policy.compile();
   RingLab lab(1);
   ASSERT_NE(lab.engine, nullptr);
-  lab.engine->publish(tables);
+  ASSERT_TRUE(lab.engine->publish(tables).ok());
   ASSERT_TRUE(lab.engine->start().ok());
 
   Bytes truncated = uplink_frame(0, 80, 9);
@@ -79,7 +79,7 @@ TEST(Engine, ControlTransmitsThroughWorkerZero) {
   Policy policy(1);
   RingLab lab(2);
   ASSERT_NE(lab.engine, nullptr);
-  lab.engine->publish(policy.compile());
+  ASSERT_TRUE(lab.engine->publish(policy.compile()).ok());
   ASSERT_TRUE(lab.engine->start().ok());
   const Bytes reply = downlink_frame(0, 77);  // any bytes: control's frames are not policed
   rte_mbuf* m = rte_pktmbuf_alloc(lab.engine->pool());
@@ -99,7 +99,7 @@ TEST(Engine, EachThingIsHandledByOneWorker) {
   Policy policy(kThings);
   RingLab lab(3, 4096);
   ASSERT_NE(lab.engine, nullptr);
-  lab.engine->publish(policy.compile());
+  ASSERT_TRUE(lab.engine->publish(policy.compile()).ok());
   ASSERT_TRUE(lab.engine->start().ok());
   for (size_t r = 0; r < kRounds; ++r) {
     for (size_t t = 0; t < kThings; ++t) {
@@ -148,7 +148,7 @@ TEST(Engine, LiveSwapLosesNothingAndEveryVerdictMatchesItsSnapshot) {
   auto publish = [&] {
     auto t = policy.compile();
     by_generation[t->generation] = t;
-    lab.engine->publish(t);
+    ASSERT_TRUE(lab.engine->publish(t).ok());
   };
   publish();
   ASSERT_TRUE(lab.engine->start().ok());
