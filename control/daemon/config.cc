@@ -93,7 +93,8 @@ void read_port(const YAML::Node& n, const std::string& where, PortSection& p,
     }
   }
   if (core::Status st = e.status(); !st) {
-    for (const core::FieldError& f : st.error().fields()) errs.add(where + "." + f.field, f.message);
+    for (const core::FieldError& f : st.error().fields())
+      errs.add(where + "." + f.field, f.message);
   }
 }
 
@@ -102,10 +103,10 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
     errs.add("dataplane", "must be a map");
     return;
   }
-  only_keys(n, "dataplane",
-            {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "access",
-             "core"},
-            errs);
+  only_keys(
+      n, "dataplane",
+      {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "access", "core"},
+      errs);
   core::FieldErrors e;
   if (read(n, "workers", d.workers, e) && (d.workers < 1 || d.workers > 64)) {
     e.add("workers", "1 to 64");
@@ -116,7 +117,8 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   read(n, "pci", d.pci, e);
   read(n, "idleSleepMicros", d.idle_sleep_us, e);
   if (core::Status st = e.status(); !st) {
-    for (const core::FieldError& f : st.error().fields()) errs.add("dataplane." + f.field, f.message);
+    for (const core::FieldError& f : st.error().fields())
+      errs.add("dataplane." + f.field, f.message);
   }
   read_port(n["access"], "dataplane.access", d.access, errs);
   read_port(n["core"], "dataplane.core", d.core, errs);
@@ -134,15 +136,24 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
   DaemonConfig c;
   if (!root || root.IsNull()) return c;
   if (!root.IsMap()) return core::Error::invalid("", "the config must be a map of keys");
-  static const std::set<std::string> kKeys = {"listenAddress",     "port",
-                                              "dataDir",           "apiPrefix",
-                                              "organization",      "adminClientId",
-                                              "adminClientSecret", "adminEmail",
-                                              "tokenTtlSeconds",   "rateLimitPerSecond",
-                                              "rateLimitBurst",    "maxBodyBytes",
-                                              "maxConnections",    "tlsCertFile",
-                                              "tlsKeyFile",        "ratePlan",
-                                              "smsValiditySeconds", "dataplane"};
+  static const std::set<std::string> kKeys = {"listenAddress",
+                                              "port",
+                                              "dataDir",
+                                              "apiPrefix",
+                                              "organization",
+                                              "adminClientId",
+                                              "adminClientSecret",
+                                              "adminEmail",
+                                              "tokenTtlSeconds",
+                                              "rateLimitPerSecond",
+                                              "rateLimitBurst",
+                                              "maxBodyBytes",
+                                              "maxConnections",
+                                              "tlsCertFile",
+                                              "tlsKeyFile",
+                                              "ratePlan",
+                                              "smsValiditySeconds",
+                                              "dataplane"};
   core::FieldErrors errs;
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>("");

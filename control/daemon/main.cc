@@ -11,6 +11,7 @@
 #include <string>
 
 #include "control/daemon/config.h"
+#include "control/daemon/fast_path.h"
 #include "control/daemon/service.h"
 #include "control/http/server.h"
 
@@ -25,7 +26,9 @@ in DIR (SQLite, created on the first start with the shipped defaults and a first
                   adminClientSecret, tokenTtlSeconds, rateLimitPerSecond, rateLimitBurst,
                   maxBodyBytes, maxConnections, tlsCertFile, tlsKeyFile, organization,
                   ratePlan {currency, feePerCycle, pricePerMb, pricePerSms},
-                  smsValiditySeconds)
+                  smsValiditySeconds, dataplane {workers, lcores, memoryMb, hugepages, pci,
+                  idleSleepMicros, access/core {port, devargs, address, prefixLength, gateway,
+                  mtu, neighbours}}: present, simcored runs the DPDK fast path on those ports)
   --data-dir DIR  overrides dataDir
   --port N        overrides port (0: any free port; the chosen one is printed)
 Stops cleanly on SIGTERM or SIGINT.
@@ -71,7 +74,19 @@ int main(int argc, char** argv) {
   if (!data_dir.empty()) cfg->data_dir = data_dir;
   if (port >= 0) cfg->port = static_cast<uint16_t>(port);
 
-  ctl::PublisherSink sink;
+  // With a `dataplane` section the snapshots go to the DPDK fast path; without one, to a
+  // publisher nobody reads (the API alone).
+  ctl::PublisherSink api_only;
+  std::unique_ptr<ctl::FastPath> fast_path;
+  if (cfg->dataplane) {
+    auto fp = ctl::FastPath::open(*cfg->dataplane);
+    if (!fp) {
+      std::cerr << "simcored: " << fp.error().message() << "\n";
+      return 1;
+    }
+    fast_path = std::move(*fp);
+  }
+  ctl::TablesSink& sink = fast_path ? static_cast<ctl::TablesSink&>(*fast_path) : api_only;
   auto now_ms = [] {
     return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -89,6 +104,7 @@ int main(int argc, char** argv) {
   opts.max_connections = cfg->max_connections;
   if (cfg->tls_cert_file) opts.tls = ctl::http::TlsFiles{*cfg->tls_cert_file, *cfg->tls_key_file};
   ctl::Service& svc = **service;
+  if (fast_path) svc.set_metrics_source([&fast_path] { return fast_path->metrics(); });
   // Access log: every write and every error, one JSON line each. Successful reads are not
   // logged: at tens of thousands per second they would drown the rest. Only method, path,
   // status, time and request id are written (bodies carry secrets such as pre-shared keys).
@@ -122,6 +138,7 @@ int main(int argc, char** argv) {
       [&](const boost::system::error_code& ec) {
         if (ec) return;
         const bool more = svc.tick();
+        if (fast_path) fast_path->poll(svc, now_ms());
         ticker.expires_after(std::chrono::milliseconds(more ? 1 : 100));
         ticker.async_wait(on_tick);
       };
@@ -147,6 +164,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   log_line("listening", "\"port\":" + std::to_string((*server)->port()));
   (*server)->run();
+  if (fast_path) fast_path->engine().stop();  // before the service: workers read its tables
   log_line("stopped", "");
   return 0;
 }

@@ -335,4 +335,25 @@ core::Status Service::record_usage(core::ThingId thing, uint64_t bytes_up, uint6
   return s.persist([&](Store::Txn& txn) { return txn.add_usage(d); });
 }
 
+core::Status Service::record_usage_by_slot(std::span<const SlotUsage> usage) {
+  Impl& s = *impl_;
+  const std::string day = day_text(utc_day(s.clock()));
+  std::vector<UsageDay> rows;
+  const std::vector<core::Thing>& things = s.account.model().things;
+  for (const SlotUsage& u : usage) {
+    if (u.slot.value >= things.size() || (u.bytes_up == 0 && u.bytes_down == 0)) continue;
+    rows.push_back({.thing = things[u.slot.value].id,
+                    .day = day,
+                    .bytes_up = u.bytes_up,
+                    .bytes_down = u.bytes_down});
+  }
+  if (rows.empty()) return core::Status::Ok();
+  return s.persist([&](Store::Txn& txn) -> core::Status {
+    for (const UsageDay& d : rows) {
+      if (core::Status st = txn.add_usage(d); !st) return st;
+    }
+    return core::Status::Ok();
+  });
+}
+
 }  // namespace simcore::ctl

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,14 @@ class Service {
   // Adds data-plane byte counts to the Thing's usage of today (UTC, by the service's clock).
   // Same thread as handle(). Fails kNotFound (no such Thing), kUnavailable (the store refused).
   core::Status record_usage(core::ThingId thing, uint64_t bytes_up, uint64_t bytes_down);
+  // The data plane's form of it: byte counts by ThingSlot (how workers count), many Things in
+  // one transaction. Slots that name no Thing are skipped. Same thread as handle().
+  struct SlotUsage {
+    core::ThingSlot slot;
+    uint64_t bytes_up = 0;
+    uint64_t bytes_down = 0;
+  };
+  core::Status record_usage_by_slot(std::span<const SlotUsage> usage);
 
   struct Impl;
 

@@ -444,6 +444,24 @@ TEST_F(SmsBilling, UsageIsPerUtcDayWithZerosForQuietDays) {
   EXPECT_EQ(usage(thing, "?from=2026-02-02&to=2027-02-02").size(), 366u);
 }
 
+// The data plane reports by ThingSlot, many Things in one transaction. Slots are positions
+// in the account: the first Thing provisioned into the shipped account is slot 0.
+TEST_F(SmsBilling, UsageFromTheDataPlaneBySlotLandsOnEachThing) {
+  const std::string first = provision_one("ACTIVE");
+  const std::string second = provision_one("ACTIVE");
+  h.now_ms = utc_ms(2027, 3, 5, 12);
+  const Service::SlotUsage batch[] = {{core::ThingSlot{1}, 300, 400},
+                                      {core::ThingSlot{0}, 10, 20},
+                                      {core::ThingSlot{7777}, 1, 1},  // no such Thing: skipped
+                                      {core::ThingSlot{0}, 0, 0}};
+  ASSERT_TRUE(h.svc->record_usage_by_slot(batch).ok());
+  ASSERT_TRUE(h.svc->record_usage_by_slot(std::span(batch, 1)).ok());
+  EXPECT_EQ(json::serialize(usage(first, "?from=2027-03-05&to=2027-03-05").at(0)),
+            R"({"date":"2027-03-05","bytesUp":10,"bytesDown":20,"smsCount":0})");
+  EXPECT_EQ(json::serialize(usage(second, "?from=2027-03-05&to=2027-03-05").at(0)),
+            R"({"date":"2027-03-05","bytesUp":600,"bytesDown":800,"smsCount":0})");
+}
+
 TEST_F(SmsBilling, UsageQueriesAreValidatedNamingFromAndTo) {
   const std::string thing = provision_one();
   auto field_of = [&](const std::string& query) {

@@ -97,6 +97,12 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
   auto core_port = EthPort::open(config.core, n, n, config.ring_size, e->pool_);
   if (!core_port.ok()) return core_port.error();
   e->core_ = std::make_unique<EthPort>(std::move(*core_port));
+  // A port MAC left zero in the config is the port's own (what a real NIC or vdev reports).
+  auto fill = [](Mac& mac, const rte_ether_addr& port) {
+    if (mac == Mac{}) std::copy(std::begin(port.addr_bytes), std::end(port.addr_bytes), mac.begin());
+  };
+  fill(e->config_.addressing.access_mac, e->access_->mac());
+  fill(e->config_.addressing.core_mac, e->core_->mac());
 
   e->punt_ = rte_ring_create(unique_name("punt").c_str(), config.ring_size, SOCKET_ID_ANY,
                              RING_F_SC_DEQ);

@@ -46,7 +46,7 @@ struct EngineConfig {
   unsigned workers = 1;      // worker lcores (EAL must have this many beyond the main lcore)
   PortSpec access;           // toward the radio network
   PortSpec core;             // toward the internet and back ends
-  PortConfig addressing;     // our addresses and next hops
+  PortConfig addressing;     // our addresses and next hops; zero MACs: the ports' own
   unsigned mbufs = 16383;    // mempool size (2^n − 1 is what the pool likes)
   uint16_t ring_size = 1024;  // rx/tx descriptors and software ring entries
   unsigned idle_sleep_us = 100;  // 0: pure busy polling (benchmarks with dedicated cores)

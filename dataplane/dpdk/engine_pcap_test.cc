@@ -114,8 +114,8 @@ TEST(EnginePcap, OutputDecodesInTsharkWithTeidsNatAndVlan) {
   const Ip4 o = testing::ip4(kEnb, kPorts.access_addr);
   const Ip4 nat_h = testing::ip4(thing_addr(1), kServer);
   for (uint16_t i = 0; i < 10; ++i) {
-    const Bytes inner =
-        testing::ipv4(nat_h, kProtoUdp, testing::udp(nat_h, 5060, 5060, {9, 9, 9, static_cast<uint8_t>(i)}));
+    const Bytes inner = testing::ipv4(
+        nat_h, kProtoUdp, testing::udp(nat_h, 5060, 5060, {9, 9, 9, static_cast<uint8_t>(i)}));
     access.push_back(testing::ethernet(
         kAccessMac, kAccessPeerMac, kEtherTypeIpv4,
         testing::ipv4(o, kProtoUdp,
@@ -124,7 +124,8 @@ TEST(EnginePcap, OutputDecodesInTsharkWithTeidsNatAndVlan) {
     const Ip4 in_h = testing::ip4(kServer, kPublic);  // to the public port: NAT to Thing 1
     core.push_back(testing::ethernet(
         kCoreMac, kCoreRouterMac, kEtherTypeIpv4,
-        testing::ipv4(in_h, kProtoUdp, testing::udp(in_h, 5060, 5060, {1, 2, 3, static_cast<uint8_t>(i)}))));
+        testing::ipv4(in_h, kProtoUdp,
+                      testing::udp(in_h, 5060, 5060, {1, 2, 3, static_cast<uint8_t>(i)}))));
   }
   ASSERT_TRUE(testing::write_pcap(dir.path / "in_access.pcap", access));
   ASSERT_TRUE(testing::write_pcap(dir.path / "in_core.pcap", core));

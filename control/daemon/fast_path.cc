@@ -1,0 +1,113 @@
+#include "control/daemon/fast_path.h"
+
+#include <cstdio>
+
+#include "dataplane/dpdk/eal.h"
+#include "dataplane/metrics.h"
+#include "dataplane/packet/arp.h"
+
+namespace simcore::ctl {
+namespace {
+
+uint8_t prefix_len_or_zero(const PortSection& p) { return p.prefix_length; }
+
+}  // namespace
+
+core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c) {
+  dp::EalOptions eal;
+  eal.lcores = c.lcores;
+  eal.memory_mb = c.memory_mb;
+  eal.hugepages = c.hugepages;
+  eal.pci = c.pci;
+  if (core::Status st = dp::eal_init(eal); !st) return st.error().prefixed("dataplane: ");
+
+  dp::EngineConfig e;
+  e.workers = c.workers;
+  e.access = {c.access.port, c.access.devargs};
+  e.core = {c.core.port, c.core.devargs};
+  e.idle_sleep_us = c.idle_sleep_us;
+  dp::PortConfig& a = e.addressing;
+  a.access_addr = c.access.address.value;
+  a.core_addr = c.core.address.value;
+  a.access_prefix_len = prefix_len_or_zero(c.access);
+  a.core_prefix_len = prefix_len_or_zero(c.core);
+  a.access_gateway = c.access.gateway ? c.access.gateway->value : 0;
+  a.core_gateway = c.core.gateway ? c.core.gateway->value : 0;
+  a.access_mtu = c.access.mtu;
+  a.core_mtu = c.core.mtu;
+  // The ports' own MACs are filled in by the engine once it has opened them; next hops are
+  // resolved through the neighbour table (ARP, or the static entries below).
+  auto engine = dp::Engine::create(e);
+  if (!engine.ok()) return engine.error().prefixed("dataplane: ");
+  std::unique_ptr<FastPath> fp(new FastPath());
+  fp->engine_ = std::move(*engine);
+  for (const PortSection* p : {&c.access, &c.core}) {
+    for (const auto& [addr, mac] : p->neighbours) fp->engine_->neighbours().set(addr.value, mac);
+  }
+  return fp;
+}
+
+FastPath::~FastPath() {
+  if (engine_) engine_->stop();
+}
+
+void FastPath::publish(core::TablesPtr tables) {
+  const size_t slots = tables->sessions.size();
+  if (core::Status st = engine_->publish(std::move(tables)); !st) {
+    std::fprintf(stderr, "{\"event\":\"dataplane_publish_failed\",\"error\":\"%s\"}\n",
+                 st.error().message().c_str());
+    return;
+  }
+  slots_ = slots;
+  if (!engine_->running()) {
+    if (core::Status st = engine_->start(); !st) {
+      std::fprintf(stderr, "{\"event\":\"dataplane_start_failed\",\"error\":\"%s\"}\n",
+                   st.error().message().c_str());
+    }
+  }
+}
+
+void FastPath::poll(Service& service, int64_t now_ms) {
+  rte_mbuf* punted[64];
+  size_t n;
+  while ((n = engine_->receive_punted(punted)) > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      rte_mbuf* m = punted[i];
+      uint32_t addr = 0;
+      dp::Mac mac{};
+      if (dp::arp_sender(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, addr, mac)) {
+        engine_->neighbours().set(addr, mac);
+      } else {
+        ++punts_unhandled_;  // GTP-C and IKE: attach and IPsec are not served yet
+      }
+      rte_pktmbuf_free(m);
+    }
+  }
+
+  if (now_ms - last_usage_ms_ < usage_interval_ms) return;
+  last_usage_ms_ = now_ms;
+  if (billed_.size() < slots_) billed_.resize(slots_);
+  std::vector<Service::SlotUsage> usage;
+  for (uint32_t slot = 0; slot < slots_; ++slot) {
+    const dp::ThingCounters now = engine_->thing_counters(slot);
+    dp::ThingCounters& before = billed_[slot];
+    if (now.up_bytes == before.up_bytes && now.down_bytes == before.down_bytes) continue;
+    usage.push_back({core::ThingSlot{slot}, now.up_bytes - before.up_bytes,
+                     now.down_bytes - before.down_bytes});
+    before = now;
+  }
+  if (core::Status st = service.record_usage_by_slot(usage); !st) {
+    // Not lost: billed_ already moved on, so give the counts back for the next round.
+    for (const Service::SlotUsage& u : usage) {
+      billed_[u.slot.value].up_bytes -= u.bytes_up;
+      billed_[u.slot.value].down_bytes -= u.bytes_down;
+    }
+  }
+}
+
+std::string FastPath::metrics() const {
+  const std::vector<dp::Counters> per_worker = engine_->counters();
+  return dp::render_prometheus(per_worker);
+}
+
+}  // namespace simcore::ctl

@@ -1,0 +1,49 @@
+// control/daemon/fast_path.h — simcored's DPDK fast path: EAL and the engine from the config's
+// `dataplane` section, fed every snapshot the service publishes, and the control thread's
+// chores around it (punted frames, usage from the per-Thing counters, metrics). Compiled into
+// the simcored executable only: the service layer (simcore_daemon) never links the data plane.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/daemon/config.h"
+#include "control/daemon/service.h"
+#include "control/daemon/tables_sink.h"
+#include "dataplane/dpdk/engine.h"
+
+namespace simcore::ctl {
+
+class FastPath final : public TablesSink {
+ public:
+  // Initialises EAL and opens the ports (the workers start with the first snapshot).
+  static core::Result<std::unique_ptr<FastPath>> open(const DataplaneConfig& config);
+  ~FastPath() override;  // stops the workers and closes the ports
+
+  // TablesSink: hands the snapshot to the engine. A snapshot the engine cannot build (DPDK
+  // out of memory) is logged and skipped: the workers keep the previous one.
+  void publish(core::TablesPtr tables) override;
+
+  // Control-thread chores, from the daemon's timer: learns neighbours from punted ARP
+  // replies, counts punted frames nobody handles yet (GTP-C, IKE), and every
+  // `usage_interval_ms` turns the growth of the per-Thing byte counters into usage records.
+  void poll(Service& service, int64_t now_ms);
+
+  // The workers' counters as Prometheus text, for Service::set_metrics_source.
+  std::string metrics() const;
+
+  dp::Engine& engine() noexcept { return *engine_; }
+  uint64_t punts_unhandled() const noexcept { return punts_unhandled_; }
+  int64_t usage_interval_ms = 1000;
+
+ private:
+  FastPath() = default;
+  std::unique_ptr<dp::Engine> engine_;
+  size_t slots_ = 0;                       // of the last published snapshot
+  std::vector<dp::ThingCounters> billed_;  // per slot: counts already turned into usage
+  int64_t last_usage_ms_ = 0;
+  uint64_t punts_unhandled_ = 0;
+};
+
+}  // namespace simcore::ctl
