@@ -13,6 +13,7 @@
 #include "dataplane/packet/wire.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/testing/frame_builder.h"
+#include "dataplane/testing/packet_encode.h"
 #include "tests/support/model_gen.h"
 
 namespace simcore::dp {
@@ -25,36 +26,6 @@ constexpr size_t kPackets = 100000;  // per seed
 
 const PortConfig kPorts{testing::ip("192.0.0.1"), testing::ip("192.0.0.2"), Mac{2, 0, 0, 0, 1, 1},
                         Mac{2, 0, 0, 0, 1, 2},    Mac{2, 0, 0, 0, 2, 1},    Mac{2, 0, 0, 0, 2, 2}};
-
-// Encodes the PacketDesc as the frame that would carry it: a G-PDU on the access port, plain
-// IPv4 (sometimes tagged) on the core port.
-Bytes encode(const core::PacketDesc& p, std::mt19937_64& rng) {
-  const Ip4 h = testing::ip4(p.src.value, p.dst.value);
-  Bytes payload(rng() % 24);
-  for (uint8_t& b : payload) b = static_cast<uint8_t>(rng());
-  Bytes l4;
-  switch (p.proto) {
-    case kProtoTcp: l4 = testing::tcp(h, p.sport, p.dport, payload); break;
-    case kProtoUdp: l4 = testing::udp(h, p.sport, p.dport, payload, rng() % 4 != 0); break;
-    case kProtoIcmp: l4 = testing::icmp_echo(7, 1, payload); break;
-    default: l4 = payload; break;
-  }
-  const Bytes inner = testing::ipv4(h, p.proto, l4);
-  if (p.dir == core::Direction::kDownlink) {
-    std::vector<testing::Tag> tags;
-    if (rng() % 2) tags.push_back({kEtherTypeVlan, static_cast<uint16_t>(rng() % 4095 + 1)});
-    return testing::ethernet(kPorts.core_mac, kPorts.core_next_hop_mac, kEtherTypeIpv4, inner,
-                             tags);
-  }
-  const Ip4 o = testing::ip4(testing::ip("100.64.1.1"), kPorts.access_addr);
-  testing::GtpuOpts opts;
-  if (rng() % 4 == 0) opts.ext = {{0x85, {0x00, 0x09}}};
-  return testing::ethernet(
-      kPorts.access_mac, kPorts.access_next_hop_mac, kEtherTypeIpv4,
-      testing::ipv4(o, kProtoUdp,
-                    testing::udp(o, kGtpuPort, kGtpuPort,
-                                 testing::gtpu(kGtpuMsgGpdu, p.teid, inner, opts), false)));
-}
 
 // Checks the 5-tuple, TTL and checksums of the IPv4 packet `ip` against the decision.
 void expect_packet(const Frame& f, const Ipv4View& ip, const core::Decision& want, size_t i) {
@@ -109,7 +80,7 @@ TEST(PipelineDifferential, BytesOutAgreeWithTheReferenceEvaluator) {
       ++verdicts[static_cast<size_t>(want.verdict)];
       nat += want.out.src != p.src || want.out.dst != p.dst;
 
-      testing::OwnedFrame f(encode(p, rng));
+      testing::OwnedFrame f(testing::encode_packet(p, kPorts, rng));
       const Port in = p.dir == core::Direction::kUplink ? Port::kAccess : Port::kCore;
       const Outcome o = process(classify, kPorts, neighbours, in, f.frame, worker);
       ASSERT_EQ(o.parse, ParseStatus::kOk) << "packet #" << i;

@@ -59,6 +59,7 @@ core::Result<ReplayResult> replay(const std::vector<ReplayFrame>& frames,
   c.core.name = *core_port;
   c.addressing = options.addressing;
   c.record_ring = kChunk * 2;
+  c.flow_entries = options.flow_entries;
   c.idle_sleep_us = 20;
   c.idle_polls = 16;
   auto engine_or = Engine::create(c);
@@ -140,6 +141,11 @@ core::Result<ReplayResult> replay(const std::vector<ReplayFrame>& frames,
           std::this_thread::sleep_for(std::chrono::microseconds(20));
         }
         auto* mb = static_cast<rte_mbuf*>(m);
+        if (options.keep_output) {
+          const auto* d = rte_pktmbuf_mtod(mb, const uint8_t*);
+          result.output.resize(i + k + 1);
+          result.output[i + k].assign(d, d + mb->data_len);
+        }
         if (out[p]) {
           const std::span<const uint8_t> bytes(rte_pktmbuf_mtod(mb, const uint8_t*), mb->data_len);
           if (core::Status st = out[p]->write(1, f.ts_ns, bytes, comment); !st) {
@@ -155,6 +161,7 @@ core::Result<ReplayResult> replay(const std::vector<ReplayFrame>& frames,
     }
     i = end;
   }
+  if (options.keep_output) result.output.resize(frames.size());
   // Punted frames are control's: a replay has no control, so they are counted and freed.
   engine.stop();
   rte_mbuf* punted[64];

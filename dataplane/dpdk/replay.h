@@ -28,12 +28,16 @@ struct ReplayOptions {
   PortConfig addressing;
   std::string access_pcapng;  // output files; empty: not written
   std::string core_pcapng;
+  size_t flow_entries = 1 << 18;  // the worker's stateful-flow table
+  bool keep_output = false;       // fill ReplayResult::output
 };
 
 struct ReplayResult {
   Counters counters{};                // the worker's counters after the run
   std::vector<Record> records;        // one per input frame, in input order
   std::vector<std::string> comments;  // the annotation of each input frame
+  // keep_output: per input frame, the frame it became when sent out of a port (else empty).
+  std::vector<std::vector<uint8_t>> output;
   uint64_t sent[kPortCount] = {0, 0};
   uint64_t punted = 0;
 };
