@@ -106,28 +106,6 @@ Outcome punt(Outcome o, Punt why, Counters& c) noexcept {
   return o;
 }
 
-Outcome policed(Outcome o, const core::Decision& d, uint16_t inner_len, Counters& c) noexcept {
-  o.policed = true;
-  o.verdict = d.verdict;
-  o.stage = d.stage;
-  o.inner_len = inner_len;
-  o.rule_id = d.rule_id;
-  o.thing = d.thing.value;
-  o.target = d.target.value;
-  ++c.verdict[static_cast<size_t>(d.verdict)];
-  if (d.verdict == core::Verdict::kDrop) {
-    o.policy_drop = d.drop;
-    ++c.policy_drop[static_cast<size_t>(d.drop)];
-  }
-  return o;
-}
-
-void count_rx(Port in, ParseStatus s, Counters& c) noexcept {
-  const size_t port = static_cast<size_t>(in);
-  ++c.rx[port];
-  ++c.parse[port][static_cast<size_t>(s)];
-}
-
 core::PacketDesc describe(core::Direction dir, uint32_t teid, const Ipv4View& ip) noexcept {
   core::PacketDesc p;
   p.dir = dir;
@@ -263,6 +241,78 @@ Outcome icmp_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerConte
 }
 
 }  // namespace detail
+
+// The order of process() before its lookup: uplink (access port) then downlink (core port).
+Step begin_frame(const PortConfig& cfg, Port in, Frame& f, WorkerContext& w, Pending& p,
+                 core::PacketDesc& desc) noexcept {
+  SIMCORE_DCHECK(in == Port::kAccess || in == Port::kCore);
+  Counters& c = w.counters;
+  PacketView& v = p.v;
+  Outcome& o = p.o;
+  p.in = in;
+  p.step = Step::kDone;
+  o = Outcome{};
+  o.parse = parse_frame(f.data(), f.data_len,
+                        in == Port::kAccess ? ParseMode::kAccess : ParseMode::kCore, v);
+  const size_t port = static_cast<size_t>(in);
+  ++c.rx[port];
+  ++c.parse[port][static_cast<size_t>(o.parse)];
+  if (o.parse == ParseStatus::kArp) {
+    o = detail::arp_in(cfg, in, f, v, o, c);
+    return Step::kDone;
+  }
+  if (in == Port::kAccess) {
+    if (o.parse == ParseStatus::kGtpuEchoRequest) {
+      o = detail::echo_request(cfg, f, v, o, c);
+      return Step::kDone;
+    }
+    if (o.parse != ParseStatus::kOk) return Step::kDone;
+    if (!v.has_gtpu) {
+      if (v.outer.dst == cfg.access_addr && v.outer.proto == kProtoUdp &&
+          v.outer.dport == kGtpcPort) {
+        o = detail::punt(o, Punt::kGtpc, c);
+      } else {
+        o = detail::drop(o, PipelineDrop::kAccessNotGtpu, c);
+      }
+      return Step::kDone;
+    }
+    if (v.outer.dst != cfg.access_addr) {
+      o = detail::drop(o, PipelineDrop::kAccessNotForUs, c);
+      return Step::kDone;
+    }
+    if (v.inner.ttl <= 1) {
+      o = detail::drop(o, PipelineDrop::kTtlExceeded, c);
+      return p.step = Step::kTtlExceeded;
+    }
+    desc = detail::describe(core::Direction::kUplink, v.gtpu.teid, v.inner);
+    return p.step = Step::kDecide;
+  }
+  if (o.parse != ParseStatus::kOk) return Step::kDone;
+  const Ipv4View& ip = v.outer;
+  if (ip.dst == cfg.core_addr) {
+    if (ip.proto == kProtoUdp && (ip.dport == kIkePort || ip.dport == kIkeNatTPort)) {
+      o = detail::punt(o, Punt::kIke, c);
+    } else {
+      o = detail::drop(o, PipelineDrop::kCoreToSelf, c);
+    }
+    return Step::kDone;
+  }
+  if (ip.ttl <= 1) {
+    o = detail::drop(o, PipelineDrop::kTtlExceeded, c);
+    return p.step = Step::kTtlExceeded;
+  }
+  desc = detail::describe(core::Direction::kDownlink, 0, ip);
+  return p.step = Step::kDecide;
+}
+
+bool finish_may_classify(const PortConfig& cfg, const Pending& p) noexcept {
+  if (p.in != Port::kAccess) return false;
+  if (p.step == Step::kTtlExceeded) return true;
+  // Over the core MTU (forward) or the access MTU once encapsulated (hairpin), with DF.
+  const Ipv4View& ip = p.v.inner;
+  return p.step == Step::kDecide && (ip.frag & kIpv4FlagDf) &&
+         (ip.total_len > cfg.core_mtu || uint32_t{ip.total_len} + kGtpuEncapLen > cfg.access_mtu);
+}
 
 core::Decision TableClassifier::operator()(const core::PacketDesc& p) const {
   return core::lookup_packet(tables, p, flows);

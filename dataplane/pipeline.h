@@ -204,6 +204,45 @@ struct TableClassifier {
   core::Decision operator()(const core::PacketDesc& p) const;
 };
 
+// process() in two phases, so a caller can classify many packets at once between them:
+// begin_frame() does everything before the policy lookup and never calls a classifier, takes
+// an ICMP token or sends an ARP request (so it may run ahead of earlier packets' second
+// phase); finish_frame() does the rest, in the packets' order. process() is the two in a row.
+enum class Step : uint8_t {
+  kDone,         // the Outcome is final (ARP, Echo, punts, parse and address drops)
+  kDecide,       // finish_frame() needs the classifier's Decision on the packet's PacketDesc
+  kTtlExceeded,  // TTL 0 or 1: finish_frame() sends the ICMP error (uplink: asks `classify`)
+};
+
+// What the first phase hands the second about one frame: plain data, no pointers into it.
+struct Pending {
+  PacketView v;  // the frame as parsed on arrival
+  Outcome o;     // final when step == kDone
+  Port in = Port::kAccess;
+  Step step = Step::kDone;
+};
+static_assert(std::is_trivially_copyable_v<Pending>);
+
+// Phase 1 of process() for the frame received on `in`: parses it, counts rx and the parse
+// status, and answers, punts or drops what needs no policy (ARP, GTP-U Echo, GTP-C, IKE,
+// not-for-us). Writes `desc` when it returns Step::kDecide. Any worker; no allocation.
+Step begin_frame(const PortConfig& config, Port in, Frame& frame, WorkerContext& worker,
+                 Pending& p, core::PacketDesc& desc) noexcept;
+
+// Phase 2 of process(): acts on `d` (the Decision on begin_frame's `desc`, non-null exactly
+// when p.step == Step::kDecide) — verdict counters, MTU, NAT, encapsulation, next hop — or
+// sends the TTL error. Frames must be finished in the order they were received; `classify`
+// is called only for an ICMP error about an uplink packet (see finish_may_classify).
+template <class Classify>
+Outcome finish_frame(Classify& classify, const PortConfig& config,
+                     const NeighbourTable& neighbours, Frame& frame, WorkerContext& worker,
+                     const Pending& p, const core::Decision* d) noexcept;
+
+// Returns true when finish_frame() may call the classifier for `p` (an ICMP error about an
+// uplink packet: TTL, or over an MTU with DF). A caller deciding a burst ahead must finish such
+// a packet before deciding later ones: that call must see the flows of earlier packets only.
+bool finish_may_classify(const PortConfig& config, const Pending& p) noexcept;
+
 // Processes the frame received on `in`: uplink for the access port, downlink for the core
 // port, ARP on both. The frame is rewritten in place (a downlink encapsulation needs
 // kGtpuEncapLen + 14 bytes of headroom; a downlink ICMP error 14). `classify` is called with

@@ -1,6 +1,7 @@
-// dataplane/pipeline_impl.h — process()'s template body, included by pipeline.h only. The
-// steps that call the classifier live here; everything else (ARP, next hops, rewrites, ICMP
-// errors) is in pipeline.cc behind detail::, so the template stays small.
+// dataplane/pipeline_impl.h — process()'s and finish_frame()'s template bodies, included by
+// pipeline.h only. The steps that call the classifier live here; everything else (parsing and
+// begin_frame, ARP, next hops, rewrites, ICMP errors) is in pipeline.cc behind detail::, so the
+// template stays small.
 #pragma once
 
 #include "core/check.h"
@@ -11,7 +12,24 @@ namespace detail {
 
 Outcome drop(Outcome o, PipelineDrop why, Counters& c) noexcept;
 Outcome punt(Outcome o, Punt why, Counters& c) noexcept;
-Outcome policed(Outcome o, const core::Decision& d, uint16_t inner_len, Counters& c) noexcept;
+// The Decision's verdict, stage, rule and Things into the Outcome, counted. Inline: once per
+// policed packet.
+inline Outcome policed(Outcome o, const core::Decision& d, uint16_t inner_len,
+                       Counters& c) noexcept {
+  o.policed = true;
+  o.verdict = d.verdict;
+  o.stage = d.stage;
+  o.inner_len = inner_len;
+  o.rule_id = d.rule_id;
+  o.thing = d.thing.value;
+  o.target = d.target.value;
+  ++c.verdict[static_cast<size_t>(d.verdict)];
+  if (d.verdict == core::Verdict::kDrop) {
+    o.policy_drop = d.drop;
+    ++c.policy_drop[static_cast<size_t>(d.drop)];
+  }
+  return o;
+}
 core::PacketDesc describe(core::Direction dir, uint32_t teid, const Ipv4View& ip) noexcept;
 // ARP on either port: answer, punt or drop.
 Outcome arp_in(const PortConfig& cfg, Port in, Frame& f, const PacketView& v, Outcome o,
@@ -73,29 +91,13 @@ Outcome too_big_uplink(Classify& classify, const PortConfig& cfg, const Neighbou
                                next_mtu, drop(o, PipelineDrop::kFragNeeded, w.counters));
 }
 
+// Uplink after the lookup: the Decision `d` on the inner packet.
 template <class Classify>
-Outcome uplink(Classify& classify, const PortConfig& cfg, const NeighbourTable& nb,
-               WorkerContext& w, Frame& f, const PacketView& v, Outcome o) noexcept {
-  Counters& c = w.counters;
-  if (o.parse == ParseStatus::kArp) return arp_in(cfg, Port::kAccess, f, v, o, c);
-  if (o.parse == ParseStatus::kGtpuEchoRequest) return echo_request(cfg, f, v, o, c);
-  if (o.parse != ParseStatus::kOk) return o;
-  if (!v.has_gtpu) {
-    if (v.outer.dst == cfg.access_addr && v.outer.proto == kProtoUdp &&
-        v.outer.dport == kGtpcPort) {
-      return punt(o, Punt::kGtpc, c);
-    }
-    return drop(o, PipelineDrop::kAccessNotGtpu, c);
-  }
-  if (v.outer.dst != cfg.access_addr) return drop(o, PipelineDrop::kAccessNotForUs, c);
+Outcome uplink_decided(Classify& classify, const PortConfig& cfg, const NeighbourTable& nb,
+                       WorkerContext& w, Frame& f, const PacketView& v, const core::Decision& d,
+                       Outcome o) noexcept {
   const Ipv4View& ip = v.inner;
-  if (ip.ttl <= 1) {
-    return icmp_to_uplink_sender(classify, cfg, nb, w, f, v, kIcmpTimeExceeded, 0, 0,
-                                 drop(o, PipelineDrop::kTtlExceeded, c));
-  }
-  const core::Decision d =
-      classify(describe(core::Direction::kUplink, v.gtpu.teid, ip));
-  o = policed(o, d, ip.total_len, c);
+  o = policed(o, d, ip.total_len, w.counters);
   switch (d.verdict) {
     case core::Verdict::kForward:
       if (ip.total_len > cfg.core_mtu) {
@@ -108,7 +110,8 @@ Outcome uplink(Classify& classify, const PortConfig& cfg, const NeighbourTable& 
                               static_cast<uint16_t>(cfg.access_mtu - kGtpuEncapLen), o);
       }
       return encap_deliver(cfg, nb, w, f, v, d, o);
-    case core::Verdict::kTunnel: return drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
+    case core::Verdict::kTunnel:
+      return drop(o, PipelineDrop::kUplinkTunnelUnavailable, w.counters);
     case core::Verdict::kDrop: return o;
     case core::Verdict::kDeliver: break;
   }
@@ -116,24 +119,12 @@ Outcome uplink(Classify& classify, const PortConfig& cfg, const NeighbourTable& 
   return o;
 }
 
-template <class Classify>
-Outcome downlink(Classify& classify, const PortConfig& cfg, const NeighbourTable& nb,
-                 WorkerContext& w, Frame& f, const PacketView& v, Outcome o) noexcept {
+// Downlink after the lookup: the Decision `d` on the (outer) packet.
+inline Outcome downlink_decided(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
+                                Frame& f, const PacketView& v, const core::Decision& d,
+                                Outcome o) noexcept {
   Counters& c = w.counters;
-  if (o.parse == ParseStatus::kArp) return arp_in(cfg, Port::kCore, f, v, o, c);
-  if (o.parse != ParseStatus::kOk) return o;
   const Ipv4View& ip = v.outer;
-  if (ip.dst == cfg.core_addr) {
-    if (ip.proto == kProtoUdp && (ip.dport == kIkePort || ip.dport == kIkeNatTPort)) {
-      return punt(o, Punt::kIke, c);
-    }
-    return drop(o, PipelineDrop::kCoreToSelf, c);
-  }
-  if (ip.ttl <= 1) {
-    return icmp_downlink(cfg, nb, w, f, v, kIcmpTimeExceeded, 0, 0,
-                         drop(o, PipelineDrop::kTtlExceeded, c));
-  }
-  const core::Decision d = classify(describe(core::Direction::kDownlink, 0, ip));
   o = policed(o, d, ip.total_len, c);
   if (d.verdict == core::Verdict::kDrop) return o;
   SIMCORE_CHECK(d.verdict == core::Verdict::kDeliver);
@@ -146,21 +137,39 @@ Outcome downlink(Classify& classify, const PortConfig& cfg, const NeighbourTable
   return encap_deliver(cfg, nb, w, f, v, d, o);
 }
 
-void count_rx(Port in, ParseStatus s, Counters& c) noexcept;
-
 }  // namespace detail
+
+template <class Classify>
+Outcome finish_frame(Classify& classify, const PortConfig& config,
+                     const NeighbourTable& neighbours, Frame& frame, WorkerContext& worker,
+                     const Pending& p, const core::Decision* d) noexcept {
+  const bool up = p.in == Port::kAccess;
+  switch (p.step) {
+    case Step::kDone: return p.o;
+    case Step::kDecide:
+      SIMCORE_DCHECK(d != nullptr);
+      return up ? detail::uplink_decided(classify, config, neighbours, worker, frame, p.v, *d,
+                                         p.o)
+                : detail::downlink_decided(config, neighbours, worker, frame, p.v, *d, p.o);
+    case Step::kTtlExceeded:
+      return up ? detail::icmp_to_uplink_sender(classify, config, neighbours, worker, frame, p.v,
+                                                kIcmpTimeExceeded, 0, 0, p.o)
+                : detail::icmp_downlink(config, neighbours, worker, frame, p.v,
+                                        kIcmpTimeExceeded, 0, 0, p.o);
+  }
+  return p.o;
+}
 
 template <class Classify>
 Outcome process(Classify& classify, const PortConfig& config, const NeighbourTable& neighbours,
                 Port in, Frame& frame, WorkerContext& worker) noexcept {
-  SIMCORE_DCHECK(in == Port::kAccess || in == Port::kCore);
-  PacketView v;
-  Outcome o;
-  o.parse = parse_frame(frame.data(), frame.data_len,
-                        in == Port::kAccess ? ParseMode::kAccess : ParseMode::kCore, v);
-  detail::count_rx(in, o.parse, worker.counters);
-  return in == Port::kAccess ? detail::uplink(classify, config, neighbours, worker, frame, v, o)
-                             : detail::downlink(classify, config, neighbours, worker, frame, v, o);
+  Pending p;
+  core::PacketDesc desc;
+  if (begin_frame(config, in, frame, worker, p, desc) == Step::kDecide) {
+    const core::Decision d = classify(desc);
+    return finish_frame(classify, config, neighbours, frame, worker, p, &d);
+  }
+  return finish_frame(classify, config, neighbours, frame, worker, p, nullptr);
 }
 
 }  // namespace simcore::dp

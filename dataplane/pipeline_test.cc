@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <optional>
 
 #include "core/compiler.h"
@@ -429,6 +431,97 @@ TEST(Pipeline, PacketsInVerdictsCountersAndBytesOut) {
     EXPECT_EQ(frames_taken(worker.counters, c.in), 1u);
     EXPECT_EQ(worker.counters.rx[static_cast<size_t>(c.in)], 1u);
   }
+}
+
+bool same_outcome(const Outcome& a, const Outcome& b) {
+  return a.out == b.out && a.parse == b.parse && a.policed == b.policed &&
+         a.verdict == b.verdict && a.policy_drop == b.policy_drop && a.drop == b.drop &&
+         a.punt == b.punt && a.stage == b.stage && a.inner_len == b.inner_len &&
+         a.rule_id == b.rule_id && a.thing == b.thing && a.target == b.target;
+}
+
+// begin_frame, the classifier on its PacketDesc, then finish_frame: what process() does, frame
+// by frame (Outcome, bytes out, every counter).
+TEST(Pipeline, TwoPhasesAreProcess) {
+  Fixture fx;
+  for (const PacketCase& c : cases()) {
+    SCOPED_TRACE(c.name);
+    NeighbourTable neighbours;
+    core::FlowMemory flows_a, flows_b;
+    TableClassifier classify_a{*fx.tables, flows_a}, classify_b{*fx.tables, flows_b};
+    WorkerContext wa, wb;
+    testing::OwnedFrame fa(c.frame), fb(c.frame);
+    const Outcome want = process(classify_a, kPorts, neighbours, c.in, fa.frame, wa);
+
+    Pending p;
+    core::PacketDesc desc;
+    const Step step = begin_frame(kPorts, c.in, fb.frame, wb, p, desc);
+    EXPECT_EQ(step, p.step);
+    EXPECT_EQ(step == Step::kDecide, want.policed);
+    EXPECT_EQ(step == Step::kTtlExceeded, want.drop == PipelineDrop::kTtlExceeded);
+    std::optional<core::Decision> d;
+    if (step == Step::kDecide) d = classify_b(desc);
+    const Outcome got =
+        finish_frame(classify_b, kPorts, neighbours, fb.frame, wb, p, d ? &*d : nullptr);
+    EXPECT_TRUE(same_outcome(got, want)) << counter_of(got) << " vs " << counter_of(want);
+    EXPECT_EQ(fb.out(), fa.out());
+    EXPECT_EQ(std::memcmp(&wa.counters, &wb.counters, sizeof(Counters)), 0);
+  }
+}
+
+// All the cases as one burst through one worker, the way the DPDK engine runs them: the first
+// phase for a window of frames, their lookups in order, then the second phase in order; a
+// frame whose second phase may classify again (finish_may_classify) closes the window. Equal
+// to process() on each frame in turn with the same worker state.
+TEST(Pipeline, TwoPhasesOverABurstAreProcessInOrder) {
+  Fixture fx;
+  const std::vector<PacketCase> all = cases();
+  NeighbourTable neighbours;
+  core::FlowMemory flows_a, flows_b;
+  TableClassifier classify_a{*fx.tables, flows_a}, classify_b{*fx.tables, flows_b};
+  WorkerContext wa, wb;
+  std::vector<Outcome> want;
+  std::vector<Bytes> want_bytes;
+  for (const PacketCase& c : all) {
+    testing::OwnedFrame f(c.frame);
+    want.push_back(process(classify_a, kPorts, neighbours, c.in, f.frame, wa));
+    want_bytes.push_back(f.out());
+  }
+
+  std::vector<std::unique_ptr<testing::OwnedFrame>> frames;
+  for (const PacketCase& c : all) frames.push_back(std::make_unique<testing::OwnedFrame>(c.frame));
+  std::vector<Pending> pending(all.size());
+  std::vector<core::PacketDesc> descs;
+  std::vector<Outcome> got;
+  size_t first = 0;  // the window's first frame
+  size_t windows = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    core::PacketDesc desc;
+    if (begin_frame(kPorts, all[i].in, frames[i]->frame, wb, pending[i], desc) == Step::kDecide) {
+      descs.push_back(desc);
+    }
+    if (i + 1 < all.size() && i + 1 - first < 8 && !finish_may_classify(kPorts, pending[i])) {
+      continue;
+    }
+    std::vector<core::Decision> decisions;
+    for (const core::PacketDesc& q : descs) decisions.push_back(classify_b(q));
+    for (size_t k = first, j = 0; k <= i; ++k) {
+      const core::Decision* d = pending[k].step == Step::kDecide ? &decisions[j++] : nullptr;
+      got.push_back(
+          finish_frame(classify_b, kPorts, neighbours, frames[k]->frame, wb, pending[k], d));
+    }
+    descs.clear();
+    first = i + 1;
+    ++windows;
+  }
+  EXPECT_GT(windows, all.size() / 8);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    SCOPED_TRACE(all[i].name);
+    EXPECT_TRUE(same_outcome(got[i], want[i]));
+    EXPECT_EQ(frames[i]->out(), want_bytes[i]);
+  }
+  EXPECT_EQ(std::memcmp(&wa.counters, &wb.counters, sizeof(Counters)), 0);
 }
 
 TEST(Pipeline, EveryCounterHasANameAndDescription) {

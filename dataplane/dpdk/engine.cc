@@ -335,8 +335,20 @@ void Engine::run(Worker& w) {
   rte_mbuf* rx[kBurst];
   rte_mbuf* mine[kBurst * 4];
   Port mine_port[kBurst * 4];
+  // Frames between the pipeline's two phases (see the loop below).
+  constexpr unsigned kWindow = kFastBurstMax;
+  struct WindowFrame {
+    rte_mbuf* m;
+    Frame f;
+    Pending p;
+  };
+  WindowFrame win[kWindow];
+  core::PacketDesc win_desc[kWindow];
+  core::Decision win_decision[kWindow];
+  Record win_rec[kWindow];  // records_ only
   unsigned idle = 0;
-  const double ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+  // TSC → ns as a 32.32 fixed-point multiply (no double conversion in the loop).
+  const uint64_t ns_per_tsc_q32 = (uint64_t{1'000'000'000} << 32) / rte_get_tsc_hz();
 
   auto port_of = [&](const rte_mbuf* m) {
     return m->port == access_->id() ? Port::kAccess : Port::kCore;
@@ -360,8 +372,6 @@ void Engine::run(Worker& w) {
     const Snapshot* snap = w.reader.acquire();
     const core::CompiledTables& tables = *snap->tables;
     FastClassifier classify{*snap->fast, w.flows};
-    w.ctx.now_ns = static_cast<uint64_t>(static_cast<double>(rte_rdtsc()) * ns_per_tsc);
-    w.flows.set_now(w.ctx.now_ns);
     unsigned n_mine = 0;
     unsigned work = 0;
 
@@ -395,17 +405,73 @@ void Engine::run(Worker& w) {
       }
     }
 
+    // The burst's clock, read only when there is something to process: rdtsc is slow under a
+    // hypervisor and an idle poll does not need it.
+    if (n_mine != 0) {
+      w.ctx.now_ns = static_cast<uint64_t>(
+          (static_cast<unsigned __int128>(rte_rdtsc()) * ns_per_tsc_q32) >> 32);
+      w.flows.set_now(w.ctx.now_ns);
+    }
+
     // The first touch of a frame's bytes is a cache miss (the NIC, or another core, wrote
     // them): start loading a few frames ahead so the misses overlap the work on this one.
-    // Two lines: a G-PDU's inner IPv4 header starts at byte 50 and ends in the second.
+    // Two lines: a G-PDU's inner IPv4 header starts at byte 50 and ends in the second. The
+    // mbuf's own first line (buf_addr, data_off, lengths) is needed to find them, and is a
+    // miss as well: it is loaded twice as far ahead.
     constexpr unsigned kPrefetchAhead = 4;
     auto prefetch = [](const rte_mbuf* m) {
       const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
       rte_prefetch0(d);
       rte_prefetch0(d + RTE_CACHE_LINE_SIZE);
     };
+    for (unsigned i = 0; i < std::min(n_mine, 2 * kPrefetchAhead); ++i) rte_prefetch0(mine[i]);
     for (unsigned i = 0; i < std::min(n_mine, kPrefetchAhead); ++i) prefetch(mine[i]);
+    // The frames of the burst go through the pipeline's first phase one by one, the lookups of
+    // a window of them at once (fast_lookup_burst: bulk hash lookups, rte_acl on many keys),
+    // then the second phase in arrival order. The window closes early at a frame whose second
+    // phase may classify again (an ICMP error to an uplink sender), so that lookup sees the
+    // flows of the frames before it only — every decision is the one sequential processing
+    // makes.
+    unsigned n_win = 0, n_desc = 0;
+    auto finish_window = [&] {
+      if (n_desc != 0) {
+        fast_lookup_burst(*snap->fast, win_desc, static_cast<uint16_t>(n_desc), w.flows,
+                          win_decision);
+      }
+      for (unsigned k = 0, j = 0; k < n_win; ++k) {
+        WindowFrame& wf = win[k];
+        const core::Decision* d = wf.p.step == Step::kDecide ? &win_decision[j++] : nullptr;
+        const Outcome o =
+            finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d);
+        rte_mbuf* m = wf.m;
+        count_things(o, wf.p.in, w.things);
+        if (records_ != nullptr) {
+          win_rec[k].outcome = o;
+          if (rte_ring_mp_enqueue_elem(records_, &win_rec[k], sizeof(Record)) != 0) {
+            ++w.stats.records_lost;
+          }
+        }
+        if (o.out == Port::kNone) {
+          rte_pktmbuf_free(m);
+          continue;
+        }
+        if (o.out == Port::kControl) {  // untouched: control parses it again
+          if (rte_ring_mp_enqueue(punt_, m) != 0) {
+            ++w.stats.punt_full;
+            rte_pktmbuf_free(m);
+          }
+          continue;
+        }
+        m->data_off = static_cast<uint16_t>(wf.f.data_off);
+        m->data_len = static_cast<uint16_t>(wf.f.data_len);
+        m->pkt_len = wf.f.data_len;
+        const size_t p = static_cast<size_t>(o.out);
+        w.out[p][w.out_count[p]++] = m;
+      }
+      n_win = n_desc = 0;
+    };
     for (unsigned i = 0; i < n_mine; ++i) {
+      if (i + 2 * kPrefetchAhead < n_mine) rte_prefetch0(mine[i + 2 * kPrefetchAhead]);
       if (i + kPrefetchAhead < n_mine) prefetch(mine[i + kPrefetchAhead]);
       rte_mbuf* m = mine[i];
       if (m->nb_segs != 1) {  // the pipeline works on one contiguous frame
@@ -413,36 +479,20 @@ void Engine::run(Worker& w) {
         rte_pktmbuf_free(m);
         continue;
       }
-      Record rec;
       if (records_ != nullptr) {
-        rec = record_of(m, mine_port[i], tables.generation);
-        rec.worker = static_cast<uint8_t>(w.index);
+        win_rec[n_win] = record_of(m, mine_port[i], tables.generation);
+        win_rec[n_win].worker = static_cast<uint8_t>(w.index);
       }
-      Frame f{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
-      const Outcome o =
-          process(classify, config_.addressing, neighbours_, mine_port[i], f, w.ctx);
-      count_things(o, mine_port[i], w.things);
-      if (records_ != nullptr) {
-        rec.outcome = o;
-        if (rte_ring_mp_enqueue_elem(records_, &rec, sizeof(Record)) != 0) ++w.stats.records_lost;
+      WindowFrame& wf = win[n_win++];
+      wf.m = m;
+      wf.f = Frame{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
+      if (begin_frame(config_.addressing, mine_port[i], wf.f, w.ctx, wf.p, win_desc[n_desc]) ==
+          Step::kDecide) {
+        ++n_desc;
       }
-      if (o.out == Port::kNone) {
-        rte_pktmbuf_free(m);
-        continue;
-      }
-      if (o.out == Port::kControl) {  // untouched: control parses it again
-        if (rte_ring_mp_enqueue(punt_, m) != 0) {
-          ++w.stats.punt_full;
-          rte_pktmbuf_free(m);
-        }
-        continue;
-      }
-      m->data_off = static_cast<uint16_t>(f.data_off);
-      m->data_len = static_cast<uint16_t>(f.data_len);
-      m->pkt_len = f.data_len;
-      const size_t p = static_cast<size_t>(o.out);
-      w.out[p][w.out_count[p]++] = m;
+      if (n_win == kWindow || finish_may_classify(config_.addressing, wf.p)) finish_window();
     }
+    if (n_win != 0) finish_window();
 
     if (w.index == 0) {  // control's frames leave through worker 0's queues
       for (size_t p = 0; p < kPortCount; ++p) {

@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -132,6 +133,124 @@ TEST(Engine, EachThingIsHandledByOneWorker) {
   // Uplink and downlink of one Thing meet on the same worker.
   std::vector<Counters> per = lab.engine->counters();
   for (const Counters& c : per) EXPECT_EQ(c.rx[0], c.rx[1]);
+}
+
+// One burst in which later packets depend on flows earlier ones open (stateful profile:
+// inbound denied unless a reply). All frames are queued before the worker starts, so its first
+// burst takes the uplinks (access port first) and then the downlink replies; the engine
+// classifies them a window at a time, and must agree frame by frame — Outcome, bytes out,
+// counters — with the portable pipeline run on the frames one after the other. Also in the
+// burst: uplinks with TTL 1 whose ICMP error goes down the sender's tunnel only when a packet
+// before it (not after it) opened an ICMP flow from that Thing to access_addr.
+TEST(Engine, OneBurstWithDependentStatefulFlowsMatchesThePipelineFrameByFrame) {
+  constexpr size_t kThings = 4;
+  Policy policy(kThings, /*stateful_profile=*/true);
+  const auto tables = policy.compile();
+  RingLab lab(1, 256);
+  ASSERT_NE(lab.engine, nullptr);
+  ASSERT_TRUE(lab.engine->publish(tables).ok());
+
+  uint16_t id = 0;
+  auto uplink = [&](size_t thing, const Bytes& inner) {
+    const Ip4 o = testing::ip4(kEnb, kPorts.access_addr);
+    return testing::ethernet(
+        kAccessMac, kAccessPeerMac, kEtherTypeIpv4,
+        testing::ipv4(o, kProtoUdp,
+                      testing::udp(o, kGtpuPort, kGtpuPort,
+                                   testing::gtpu(kGtpuMsgGpdu, thing_teid(thing), inner), false)));
+  };
+  auto udp_ttl = [&](uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint8_t ttl) {
+    Ip4 h = testing::ip4(src, dst, ttl);
+    h.id = ++id;
+    return testing::ipv4(h, kProtoUdp, testing::udp(h, sport, dport, {1, 2, 3, 4}));
+  };
+  auto downlink = [&](uint32_t src, size_t thing, uint16_t sport) {
+    return testing::ethernet(kCoreMac, kCoreRouterMac, kEtherTypeIpv4,
+                             udp_ttl(src, thing_addr(thing), sport, 40000, 64));
+  };
+  std::vector<std::pair<Port, Bytes>> frames;
+  auto ping_access_addr = [&](size_t thing) {  // forwarded: it is not the core address
+    Ip4 h = testing::ip4(thing_addr(thing), kPorts.access_addr);
+    h.id = ++id;
+    return uplink(thing, testing::ipv4(h, kProtoIcmp, testing::icmp_echo(7, 1, {1, 2})));
+  };
+  auto ttl1 = [&](size_t thing) {
+    return uplink(thing, udp_ttl(thing_addr(thing), kServer, 40000, 80, 1));
+  };
+  // TTL 1 from Thing 1, which opened nothing: no way back, the error is suppressed.
+  frames.push_back({Port::kAccess, ttl1(1)});
+  // Thing 2's TTL 1 comes before its ping: suppressed too (the ping is decided after it).
+  frames.push_back({Port::kAccess, ttl1(2)});
+  frames.push_back({Port::kAccess, ping_access_addr(2)});
+  // Thing 0 pings first, so the Time Exceeded about its next packet comes down its tunnel.
+  frames.push_back({Port::kAccess, ping_access_addr(0)});
+  frames.push_back({Port::kAccess, ttl1(0)});
+  // Flows opened by 20 uplinks, then their replies (allowed) and unsolicited packets (denied).
+  for (size_t k = 0; k < 20; ++k) {
+    const size_t t = k % kThings;
+    frames.push_back({Port::kAccess,
+                      uplink(t, udp_ttl(thing_addr(t), kServer, 40000,
+                                        static_cast<uint16_t>(1000 + k), 64))});
+  }
+  for (size_t k = 0; k < 20; ++k) {
+    frames.push_back({Port::kCore, downlink(kServer, k % kThings, static_cast<uint16_t>(1000 + k))});
+    if (k % 4 == 0) frames.push_back({Port::kCore, downlink(kServer, k % kThings, 9999)});
+  }
+  frames.push_back({Port::kCore, downlink(ip("198.51.100.2"), 0, 1000)});  // other server
+
+  // The engine takes the access port's frames before the core port's.
+  std::stable_sort(frames.begin(), frames.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  ASSERT_LE(frames.size(), 64u);  // one rx burst per port
+  Counters want{};
+  core::FlowMemory flows;
+  std::vector<Expected> expected;
+  std::vector<Bytes> want_out[kPortCount];
+  for (const auto& [port, frame] : frames) {
+    expected.push_back(expect(*tables, port, frame, want, flows));
+    if (expected.back().out == Port::kAccess || expected.back().out == Port::kCore) {
+      want_out[static_cast<size_t>(expected.back().out)].push_back(expected.back().bytes);
+    }
+    lab.send(port, frame);
+  }
+  // The scenario is what it says: replies pass by their flows, the pinging Thing gets its
+  // error, the other does not, unsolicited packets are denied.
+  EXPECT_EQ(expected[0].out, Port::kNone);
+  EXPECT_EQ(expected[1].out, Port::kNone);
+  EXPECT_EQ(expected[4].out, Port::kAccess);
+  EXPECT_EQ(expected[4].outcome.drop, PipelineDrop::kTtlExceeded);
+  size_t by_flow = 0, denied = 0;
+  for (const Expected& e : expected) {
+    by_flow += e.outcome.policed && e.outcome.rule_id == core::kFlowRuleId;
+    denied += e.outcome.policy_drop == core::DropReason::kDownlinkFirewall;
+  }
+  EXPECT_EQ(by_flow, 20u);
+  EXPECT_EQ(denied, 6u);
+
+  ASSERT_TRUE(lab.engine->start().ok());
+  ASSERT_TRUE(lab.wait_rx(frames.size()));
+  EXPECT_EQ(lab.received(Port::kAccess, want_out[0].size()), want_out[0]);
+  EXPECT_EQ(lab.received(Port::kCore, want_out[1].size()), want_out[1]);
+  lab.engine->stop();
+  EXPECT_TRUE(same_counters(lab.engine->total(), want));
+
+  std::vector<Record> records(frames.size() + 1);
+  records.resize(lab.engine->drain_records(records));
+  ASSERT_EQ(records.size(), frames.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    SCOPED_TRACE(i);
+    const Outcome& got = records[i].outcome;
+    const Outcome& e = expected[i].outcome;
+    EXPECT_EQ(records[i].in, frames[i].first);
+    EXPECT_EQ(got.out, e.out);
+    EXPECT_EQ(got.policed, e.policed);
+    EXPECT_EQ(got.verdict, e.verdict);
+    EXPECT_EQ(got.policy_drop, e.policy_drop);
+    EXPECT_EQ(got.drop, e.drop);
+    EXPECT_EQ(got.rule_id, e.rule_id);
+    EXPECT_EQ(got.thing, e.thing);
+    EXPECT_EQ(got.target, e.target);
+  }
 }
 
 // Control publishes 1,000 changed snapshots — a Thing suspended and reactivated, a deny rule

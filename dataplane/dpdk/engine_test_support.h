@@ -26,11 +26,6 @@ using testing::Bytes;
 using testing::ip;
 using testing::Ip4;
 
-
-using testing::Bytes;
-using testing::ip;
-using testing::Ip4;
-
 inline const Mac kAccessMac{2, 0, 0, 0, 1, 1};
 inline const Mac kAccessPeerMac{2, 0, 0, 0, 1, 2};
 inline const Mac kCoreMac{2, 0, 0, 0, 2, 1};
@@ -45,7 +40,8 @@ inline uint32_t thing_teid(size_t i) { return 0x1000 + static_cast<uint32_t>(i);
 inline uint32_t peer_teid(size_t i) { return 0x8000 + static_cast<uint32_t>(i); }
 
 // One network (pool 10.20.0.0/24, VLAN 7), one profile (outbound UDP to port 53 denied when
-// `deny_dns`), `things` attached ACTIVE Things.
+// `deny_dns`; when `stateful`, inbound denied except replies to flows the Thing opened),
+// `things` attached ACTIVE Things.
 struct Policy {
   core::Account account;
   core::Compiler compiler;
@@ -53,15 +49,16 @@ struct Policy {
   core::GroupId group;
   core::NetworkId network;
   std::vector<core::ThingId> things;
+  bool stateful = false;
 
-  explicit Policy(size_t n) {
+  explicit Policy(size_t n, bool stateful_profile = false) : stateful(stateful_profile) {
     core::Network net;
     net.name = "lab";
     net.apn = "lab.example";
     net.vlan = 7;
     const core::NetworkId nid = network = account.create_network(net).value();
     (void)account.add_pool(nid, core::Cidr::parse("10.20.0.0/24").value()).value();
-    profile = account.create_profile(profile_spec(true)).value();
+    profile = account.create_profile(profile_spec(true, stateful)).value();
     core::ThingsGroup g;
     g.name = "g";
     g.network = nid;
@@ -78,9 +75,13 @@ struct Policy {
       activate(i);
     }
   }
-  static core::IpProfile profile_spec(bool deny_dns) {
+  static core::IpProfile profile_spec(bool deny_dns, bool stateful_profile = false) {
     core::IpProfile p;
     p.name = "p";
+    if (stateful_profile) {
+      p.stateful = true;
+      p.inbound.default_action = core::Action::kDeny;
+    }
     if (deny_dns) {
       core::FirewallRule deny;
       deny.priority = 1;
@@ -113,7 +114,9 @@ struct Policy {
     nat.thing_port = thing_port;
     ASSERT_TRUE(account.add_nat_rule(network, nat).ok());
   }
-  void deny_dns(bool on) { ASSERT_TRUE(account.replace_profile(profile, profile_spec(on)).ok()); }
+  void deny_dns(bool on) {
+    ASSERT_TRUE(account.replace_profile(profile, profile_spec(on, stateful)).ok());
+  }
   std::shared_ptr<const core::CompiledTables> compile() {
     return compiler.compile(account.model()).value();
   }
@@ -224,11 +227,13 @@ struct Expected {
   Bytes bytes;
   Outcome outcome;
 };
-inline Expected expect(const core::CompiledTables& t, Port in, const Bytes& frame, Counters& c) {
+// `flows` carries stateful-firewall flows from one call to the next (frames in the order the
+// engine processes them); the overload without it starts each frame with none.
+inline Expected expect(const core::CompiledTables& t, Port in, const Bytes& frame, Counters& c,
+                       core::FlowMemory& flows) {
   std::vector<uint8_t> buf(kDefaultHeadroom + frame.size() + 64);
   std::memcpy(buf.data() + kDefaultHeadroom, frame.data(), frame.size());
   Frame f{buf, kDefaultHeadroom, static_cast<uint32_t>(frame.size())};
-  core::FlowMemory flows;
   TableClassifier classify{t, flows};
   static const NeighbourTable kNoNeighbours;  // kPorts has static next-hop MACs
   WorkerContext w;
@@ -236,6 +241,10 @@ inline Expected expect(const core::CompiledTables& t, Port in, const Bytes& fram
   const Outcome o = process(classify, kPorts, kNoNeighbours, in, f, w);
   c = w.counters;
   return {o.out, Bytes(f.data(), f.data() + f.data_len), o};
+}
+inline Expected expect(const core::CompiledTables& t, Port in, const Bytes& frame, Counters& c) {
+  core::FlowMemory flows;
+  return expect(t, in, frame, c, flows);
 }
 
 inline bool same_counters(const Counters& a, const Counters& b) {

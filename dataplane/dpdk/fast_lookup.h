@@ -20,11 +20,12 @@ namespace fast_detail {
 inline constexpr uint16_t kReady =
     core::kSessionAttached | core::kSessionActive | core::kSessionDataAllowed;
 
-inline core::Decision drop(core::Decision d, core::Stage stage, core::DropReason reason) noexcept {
+// The functions below fill a caller's Decision in place: it is ~60 bytes, and passing it by
+// value through the stages cost store-forwarding stalls on every packet.
+inline void drop(core::Decision& d, core::Stage stage, core::DropReason reason) noexcept {
   d.verdict = core::Verdict::kDrop;
   d.stage = stage;
   d.drop = reason;
-  return d;
 }
 
 // A chain result the burst has not computed ahead (else: rule index, or -1 for no match).
@@ -45,11 +46,11 @@ inline bool chain_allows(const FastTables& ft, core::ProfileIndex pi, bool inbou
   return chain.rules[static_cast<size_t>(i)].action == static_cast<uint8_t>(core::Action::kAllow);
 }
 
-// Everything after the session lookup on the receiving Thing's side.
+// Everything after the session lookup on the receiving Thing's side. `p` may be d.out (it is
+// only read, and d.out is not written here).
 template <class Flows>
-core::Decision deliver(const FastTables& ft, uint32_t slot, const core::PacketDesc& p, Flows& flows,
-                       core::Decision d, core::Verdict verdict,
-                       int32_t pre_in = kNotClassified) noexcept {
+void deliver(const FastTables& ft, uint32_t slot, const core::PacketDesc& p, Flows& flows,
+             core::Decision& d, core::Verdict verdict, int32_t pre_in = kNotClassified) noexcept {
   const core::CompiledTables& t = ft.tables();
   const core::SessionRow& s = t.sessions[slot];
   d.target = core::ThingSlot{slot};
@@ -70,15 +71,14 @@ core::Decision deliver(const FastTables& ft, uint32_t slot, const core::PacketDe
   d.stage = core::Stage::kDeliver;
   d.peer_addr = core::from_be(s.peer_addr);
   d.peer_teid = core::teid_host(s.peer_teid);
-  return d;
 }
 
-// Uplink after the TEID lookup gave `slot` (or kNotFound).
+// Uplink after the TEID lookup gave `slot` (or kNotFound): decides `p` into d (overwritten).
 template <class Flows>
-core::Decision uplink(const FastTables& ft, const core::PacketDesc& p, uint32_t slot, Flows& flows,
-                      int32_t pre_out = kNotClassified) noexcept {
+void uplink(const FastTables& ft, const core::PacketDesc& p, uint32_t slot, Flows& flows,
+            core::Decision& d, int32_t pre_out = kNotClassified) noexcept {
   const core::CompiledTables& t = ft.tables();
-  core::Decision d;
+  d = core::Decision{};
   d.out = p;
   if (slot == FastTables::kNotFound) {
     return drop(d, core::Stage::kSession, core::DropReason::kUplinkNoSession);
@@ -133,31 +133,30 @@ core::Decision uplink(const FastTables& ft, const core::PacketDesc& p, uint32_t 
     d.verdict = core::Verdict::kForward;
     d.vlan = t.networks[s.network].vlan;
   }
-  return d;
 }
 
-// Downlink: the NAT rewrite is already in d.out; `slot` is the session of d.out.dst.
+// Downlink: d is as downlink_nat left it (d.out after port forwarding); `slot` is the session
+// of d.out.dst.
 template <class Flows>
-core::Decision downlink(const FastTables& ft, core::Decision d, uint32_t slot, Flows& flows,
-                        int32_t pre_in = kNotClassified) noexcept {
+void downlink(const FastTables& ft, core::Decision& d, uint32_t slot, Flows& flows,
+              int32_t pre_in = kNotClassified) noexcept {
   if (slot == FastTables::kNotFound) {
     return drop(d, core::Stage::kSession, core::DropReason::kDownlinkNoSession);
   }
   d.thing = core::ThingSlot{slot};
-  const core::PacketDesc p = d.out;
-  return deliver(ft, slot, p, flows, d, core::Verdict::kDeliver, pre_in);
+  deliver(ft, slot, d.out, flows, d, core::Verdict::kDeliver, pre_in);
 }
 
-// Returns the decision seeded for a downlink packet: d.out after port forwarding.
-inline core::Decision downlink_nat(const FastTables& ft, const core::PacketDesc& p) noexcept {
-  core::Decision d;
+// Seeds d (overwritten) for a downlink packet: d.out after port forwarding.
+inline void downlink_nat(const FastTables& ft, const core::PacketDesc& p,
+                         core::Decision& d) noexcept {
+  d = core::Decision{};
   d.out = p;
   if (const core::NatRow* nat =
           ft.find_nat_in(core::to_be(p.dst), p.proto, core::port_be(p.dport))) {
     d.out.dst = core::from_be(nat->thing_ip);
     d.out.dport = core::port_host(nat->thing_port);
   }
-  return d;
 }
 
 }  // namespace fast_detail
@@ -165,11 +164,14 @@ inline core::Decision downlink_nat(const FastTables& ft, const core::PacketDesc&
 // Returns the decision for `p`: equal to core::lookup_packet(ft.tables(), p, flows).
 template <class Flows>
 core::Decision fast_lookup(const FastTables& ft, const core::PacketDesc& p, Flows& flows) noexcept {
+  core::Decision d;
   if (p.dir == core::Direction::kUplink) {
-    return fast_detail::uplink(ft, p, ft.find_teid(core::teid_be(p.teid)), flows);
+    fast_detail::uplink(ft, p, ft.find_teid(core::teid_be(p.teid)), flows, d);
+  } else {
+    fast_detail::downlink_nat(ft, p, d);
+    fast_detail::downlink(ft, d, ft.find_ue(core::to_be(d.out.dst)), flows);
   }
-  const core::Decision d = fast_detail::downlink_nat(ft, p);
-  return fast_detail::downlink(ft, d, ft.find_ue(core::to_be(d.out.dst)), flows);
+  return d;
 }
 
 inline constexpr uint16_t kFastBurstMax = 32;
@@ -192,7 +194,7 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
     if (pkts[i].dir == core::Direction::kUplink) {
       up_keys[up_n++] = core::teid_be(pkts[i].teid).raw;
     } else {
-      out[i] = fast_detail::downlink_nat(ft, pkts[i]);
+      fast_detail::downlink_nat(ft, pkts[i], out[i]);
       down_keys[down_n++] = core::to_be(out[i].out.dst).raw;
     }
   }
@@ -247,9 +249,11 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
   }
 
   for (uint16_t i = 0; i < n; ++i) {
-    out[i] = pkts[i].dir == core::Direction::kUplink
-                 ? fast_detail::uplink(ft, pkts[i], slot[i], flows, pre[i])
-                 : fast_detail::downlink(ft, out[i], slot[i], flows, pre[i]);
+    if (pkts[i].dir == core::Direction::kUplink) {
+      fast_detail::uplink(ft, pkts[i], slot[i], flows, out[i], pre[i]);
+    } else {
+      fast_detail::downlink(ft, out[i], slot[i], flows, pre[i]);
+    }
   }
   return n;
 }

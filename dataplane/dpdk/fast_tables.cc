@@ -53,6 +53,22 @@ size_t heap_allocated(int socket) noexcept {
   return st.heap_allocsz_bytes;
 }
 
+// Key comparisons for rte_hash: it has specialised ones from 16 bytes up only and calls
+// memcmp for shorter keys (once per probed entry, per packet). rte_hash tests the result
+// against 0 only.
+int equal_keys4(const void* a, const void* b, size_t) {
+  uint32_t x, y;
+  std::memcpy(&x, a, sizeof x);
+  std::memcpy(&y, b, sizeof y);
+  return x != y;
+}
+int equal_keys8(const void* a, const void* b, size_t) {
+  uint64_t x, y;
+  std::memcpy(&x, a, sizeof x);
+  std::memcpy(&y, b, sizeof y);
+  return x != y;
+}
+
 // A filled rte_hash of `n` keys of `key_len` bytes; key(i) and value(i) give entry i, skipped
 // when key(i) is nullptr. A key seen twice keeps its first value, as the binary searches and
 // FlatIndex of CompiledTables answer. Cuckoo insertion can fail below full capacity, so the
@@ -74,6 +90,8 @@ core::Result<rte_hash*> make_hash(const char* kind, uint32_t key_len, size_t n, 
     prm.extra_flag = 0;
     rte_hash* h = rte_hash_create(&prm);
     if (h == nullptr) return dpdk_error("rte_hash_create", rte_errno);
+    if (key_len == 4) rte_hash_set_cmp_func(h, equal_keys4);
+    if (key_len == 8) rte_hash_set_cmp_func(h, equal_keys8);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; ++i) {
       const void* k = key(i);
@@ -483,17 +501,6 @@ const core::RouteRow* FastTables::find_route(core::NetworkIndex n, uint32_t dst)
   uint64_t nh = 0;
   rte_fib6_lookup_bulk(routes_fib_, key, &nh, 1);
   return nh == 0 ? nullptr : &t.routes[nh - 1];
-}
-
-AclKey FastTables::acl_key(uint8_t proto, uint32_t remote, uint16_t remote_port,
-                           uint16_t local_port) noexcept {
-  // As core::lookup_chain: packets without ports carry 0.
-  const bool ports = core::has_ports(proto);
-  return AclKey{proto,
-                {0, 0, 0},
-                core::host_to_be32(remote),
-                core::host_to_be16(ports ? remote_port : 0),
-                core::host_to_be16(ports ? local_port : 0)};
 }
 
 void FastTables::classify(const AclContext& ctx, const AclKey* const* keys, unsigned n,

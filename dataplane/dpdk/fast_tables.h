@@ -125,7 +125,15 @@ class FastTables {
   // Returns the rte_acl search key of a packet (host-order arguments; ports ignored without
   // ports), as lookup_chain builds it.
   static AclKey acl_key(uint8_t proto, uint32_t remote, uint16_t remote_port,
-                        uint16_t local_port) noexcept;
+                        uint16_t local_port) noexcept {
+    // As core::lookup_chain: packets without ports carry 0. Inline: once per packet.
+    const bool ports = core::has_ports(proto);
+    return AclKey{proto,
+                  {0, 0, 0},
+                  core::host_to_be32(remote),
+                  core::host_to_be16(ports ? remote_port : 0),
+                  core::host_to_be16(ports ? local_port : 0)};
+  }
   // Classifies keys[0, n) (n <= 64) against one context: results[i] = index of the first
   // matching rule, or -1. One rte_acl call for the lot, which is where rte_acl is fast.
   static void classify(const AclContext& ctx, const AclKey* const* keys, unsigned n,
