@@ -107,7 +107,18 @@ void FastPath::poll(Service& service, int64_t now_ms) {
 
 std::string FastPath::metrics() const {
   const std::vector<dp::Counters> per_worker = engine_->counters();
-  return dp::render_prometheus(per_worker);
+  std::string text = dp::render_prometheus(per_worker);
+  const auto hits = engine_->rule_hits();
+  if (!hits.empty()) {
+    text +=
+        "# HELP simcore_rule_hits_total Packets decided by each firewall rule (API rule id).\n"
+        "# TYPE simcore_rule_hits_total counter\n";
+    for (const auto& [rule, n] : hits) {
+      text += "simcore_rule_hits_total{rule=\"" + std::to_string(rule) + "\"} " +
+              std::to_string(n) + "\n";
+    }
+  }
+  return text;
 }
 
 }  // namespace simcore::ctl

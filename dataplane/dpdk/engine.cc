@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <map>
 
 #include "core/check.h"
 #include "core/table_lookup.h"
@@ -63,6 +64,7 @@ struct Engine::Worker {
   FlowTable flows;
   WorkerContext ctx;
   ThingCounterTable things;
+  RuleHits rules;
   WorkerStats stats{};
   // Frames processed in this burst, by the port they leave (transmitted together).
   rte_mbuf* out[kPortCount][kBurst * 4];
@@ -244,6 +246,14 @@ ThingCounters Engine::thing_counters(uint32_t slot) const noexcept {
     sum.blocked += c.blocked;
   }
   return sum;
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> Engine::rule_hits() const {
+  std::map<uint32_t, uint64_t> sum;
+  for (const auto& w : workers_) {
+    for (const auto& [id, n] : w->rules.snapshot()) sum[id] += n;
+  }
+  return {sum.begin(), sum.end()};
 }
 
 int Engine::worker_main(void* arg) {
@@ -445,6 +455,8 @@ void Engine::run(Worker& w) {
             finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d);
         rte_mbuf* m = wf.m;
         count_things(o, wf.p.in, w.things);
+        // The rule that decided (0: a chain's default action, not a rule; a flow: neither).
+        if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
         if (records_ != nullptr) {
           win_rec[k].outcome = o;
           if (rte_ring_mp_enqueue_elem(records_, &win_rec[k], sizeof(Record)) != 0) {

@@ -34,6 +34,7 @@
 #include "dataplane/dpdk/port.h"
 #include "dataplane/neighbour.h"
 #include "dataplane/pipeline.h"
+#include "dataplane/rule_hits.h"
 #include "dataplane/thing_counters.h"
 
 struct rte_ring;
@@ -123,6 +124,9 @@ class Engine {
   // One Thing's counters summed over the workers. Control thread (values read while workers
   // write them: each is current, the five are not one instant).
   ThingCounters thing_counters(uint32_t slot) const noexcept;
+  // Packets each firewall rule decided (by the API's rule id), summed over the workers, by
+  // ascending id. Control thread.
+  std::vector<std::pair<uint32_t, uint64_t>> rule_hits() const;
 
   // A copy of each worker's counters (read while they run: each value is a consistent 64-bit
   // word, the set is not a point-in-time snapshot).

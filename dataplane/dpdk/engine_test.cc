@@ -74,6 +74,15 @@ TEST(Engine, RingPortsCarryEveryVerdictWithThePipelinesBytesAndCounters) {
   EXPECT_TRUE(same_counters(lab.engine->total(), want));
   EXPECT_EQ(lab.engine->total().policy_drop[static_cast<size_t>(core::DropReason::kUplinkFirewall)],
             1u);
+  // Only the DNS packet was decided by a rule (the profile's one deny rule); the others by
+  // the chains' default action, which is no rule.
+  uint32_t deny_rule = 0;
+  for (const auto& prof : tables->profiles) {
+    if (!prof->outbound.rules.empty()) deny_rule = prof->outbound.rules[0].rule_id;
+  }
+  ASSERT_NE(deny_rule, 0u);
+  EXPECT_EQ(lab.engine->rule_hits(),
+            (std::vector<std::pair<uint32_t, uint64_t>>{{deny_rule, 1}}));
 }
 
 TEST(Engine, ControlTransmitsThroughWorkerZero) {
