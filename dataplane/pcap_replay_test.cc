@@ -3,7 +3,6 @@
 // frames per parse status equals what tshark counts in the same files (commands below).
 // Skips when the folder is absent.
 #include <gtest/gtest.h>
-#include <pcap/pcap.h>
 
 #include <filesystem>
 #include <map>
@@ -13,6 +12,7 @@
 #include "dataplane/packet/wire.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/testing/frame_builder.h"
+#include "dataplane/testing/pcap_io.h"
 
 namespace simcore::dp {
 namespace {
@@ -21,38 +21,7 @@ using testing::Bytes;
 
 const std::filesystem::path kDir = SIMCORE_PCAP_DIR;
 
-// Returns the frames of `file` as Ethernet frames: Linux cooked (SLL) and BSD loopback (NULL)
-// captures get an Ethernet header carrying the same protocol.
-// `readable` false: libpcap must refuse the file after `frames` frames.
-std::vector<Bytes> read_frames(const std::filesystem::path& file, bool readable = true) {
-  char err[PCAP_ERRBUF_SIZE];
-  pcap_t* p = pcap_open_offline(file.c_str(), err);
-  EXPECT_NE(p, nullptr) << err;
-  if (p == nullptr) return {};
-  const int link = pcap_datalink(p);
-  std::vector<Bytes> frames;
-  pcap_pkthdr* h;
-  const u_char* data;
-  int rc;
-  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-    Bytes b(data, data + h->caplen);
-    if (link == DLT_LINUX_SLL && b.size() >= 16) {
-      const uint16_t proto = load_be16(b.data() + 14);
-      b = testing::ethernet(Mac{}, Mac{}, proto, Bytes(b.begin() + 16, b.end()));
-    } else if (link == DLT_NULL && b.size() >= 4) {
-      uint32_t family;
-      std::memcpy(&family, b.data(), 4);
-      const uint16_t type = family == 2 ? kEtherTypeIpv4 : kEtherTypeIpv6;
-      b = testing::ethernet(Mac{}, Mac{}, type, Bytes(b.begin() + 4, b.end()));
-    } else {
-      EXPECT_EQ(link, DLT_EN10MB) << file;
-    }
-    frames.push_back(std::move(b));
-  }
-  EXPECT_EQ(rc, readable ? PCAP_ERROR_BREAK : PCAP_ERROR) << file << ": " << pcap_geterr(p);
-  pcap_close(p);
-  return frames;
-}
+using testing::read_frames;
 
 using Counts = std::map<std::string, int>;
 
