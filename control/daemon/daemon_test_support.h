@@ -119,9 +119,18 @@ class Daemon {
     return r;
   }
 
-  std::string token() const {
+  // A bearer token for the first admin, or "" when the token endpoint refuses.
+  std::string token() const { return token_of(kId, kSecret); }
+  // A bearer token for the user a POST /users reply created (its clientId/clientSecret).
+  std::string token_for(const Reply& created_user) const {
+    if (created_user.status != 201) return "";
+    const json::value u = created_user.json();
+    return token_of(std::string(u.at("clientId").as_string()),
+                    std::string(u.at("clientSecret").as_string()));
+  }
+  std::string token_of(const std::string& id, const std::string& secret) const {
     Reply r = call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "",
-                   "", std::string("-d client_id=") + kId + " -d client_secret=" + kSecret);
+                   "", "-d client_id=" + id + " -d client_secret=" + secret);
     if (r.status != 200) return "";
     return std::string(r.json().at("access_token").as_string());
   }

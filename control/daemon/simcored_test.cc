@@ -221,12 +221,9 @@ TEST_F(Simcored, RolesEtagsAndResourcesInUse) {
                          role + R"(","thingsGroupIds":[)" + groups + "]}");
     EXPECT_EQ(u.status, 201) << u.body;
     EXPECT_EQ(u.body.find("secret_hash"), std::string::npos);
-    const std::string id(u.json().at("clientId").as_string());
-    const std::string secret(u.json().at("clientSecret").as_string());
-    Reply t = d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials",
-                     "", "", "-d client_id=" + id + " -d client_secret=" + secret);
-    EXPECT_EQ(t.status, 200);
-    return std::string(t.json().at("access_token").as_string());
+    const std::string token = d.token_for(u);
+    EXPECT_FALSE(token.empty());
+    return token;
   };
   const std::string monitor = make_user("MONITOR", "");
   const std::string groupie = make_user("GROUP_USER", "\"" + gid + "\"");
@@ -273,12 +270,8 @@ TEST_F(Simcored, AFloodGets429WhileAnotherClientIsServedAndBigBodiesGet413) {
   Reply u = d.call("POST", p("/users"), admin,
                    R"({"name":"other","email":"other@example.com","role":"MONITOR"})");
   ASSERT_EQ(u.status, 201) << u.body;
-  Reply t =
-      d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "", "",
-             "-d client_id=" + std::string(u.json().at("clientId").as_string()) +
-                 " -d client_secret=" + std::string(u.json().at("clientSecret").as_string()));
-  ASSERT_EQ(t.status, 200);
-  const std::string other(t.json().at("access_token").as_string());
+  const std::string other = d.token_for(u);
+  ASSERT_FALSE(other.empty());
 
   int limited = 0;
   Reply last;
@@ -309,12 +302,8 @@ TEST_F(Simcored, MetricsAreServedAsPrometheusTextToAMonitor) {
   Reply u = d.call("POST", p("/users"), admin,
                    R"({"name":"prometheus","email":"ops@example.com","role":"MONITOR"})");
   ASSERT_EQ(u.status, 201) << u.body;
-  Reply t =
-      d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "", "",
-             "-d client_id=" + std::string(u.json().at("clientId").as_string()) +
-                 " -d client_secret=" + std::string(u.json().at("clientSecret").as_string()));
-  ASSERT_EQ(t.status, 200);
-  const std::string monitor(t.json().at("access_token").as_string());
+  const std::string monitor = d.token_for(u);
+  ASSERT_FALSE(monitor.empty());
 
   Reply m = d.call("GET", p("/metrics"), monitor);
   ASSERT_EQ(m.status, 200) << m.body;
@@ -336,14 +325,9 @@ TEST_F(Simcored, MetricsAreServedAsPrometheusTextToAMonitor) {
              R"({"name":"g","email":"g@example.com","role":"GROUP_USER","thingsGroupIds":[")" +
                  group + R"("]})");
   ASSERT_EQ(g.status, 201) << g.body;
-  Reply gt =
-      d.call("POST", "/oauth/client_credential/accesstoken?grant_type=client_credentials", "", "",
-             "-d client_id=" + std::string(g.json().at("clientId").as_string()) +
-                 " -d client_secret=" + std::string(g.json().at("clientSecret").as_string()));
-  ASSERT_EQ(gt.status, 200);
-  EXPECT_EQ(
-      d.call("GET", p("/metrics"), std::string(gt.json().at("access_token").as_string())).status,
-      403);
+  const std::string group_user = d.token_for(g);
+  ASSERT_FALSE(group_user.empty());
+  EXPECT_EQ(d.call("GET", p("/metrics"), group_user).status, 403);
   EXPECT_EQ(d.stop(SIGTERM), 0);
 }
 
