@@ -1,0 +1,1 @@
+# GTPv1-C (GGSN): sources and tests.

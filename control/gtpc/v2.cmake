@@ -1,0 +1,1 @@
+# GTPv2-C (PGW): sources and tests.
