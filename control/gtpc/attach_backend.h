@@ -33,13 +33,13 @@ const char* refusal_name(Refusal r);
 
 // One Create Session / Create PDP Context Request, as the handler decoded it.
 struct AttachAsk {
-  std::string imsi;    // digits
-  std::string msisdn;  // digits or empty
-  std::string imei;    // digits (IMEI or IMEISV) from MEI / IMEI(SV), or empty
-  std::string apn;     // dotted labels as received, e.g. "iot.example"
+  std::string imsi;        // digits
+  std::string msisdn;      // digits or empty
+  std::string imei;        // digits (IMEI or IMEISV) from MEI / IMEI(SV), or empty
+  std::string apn;         // dotted labels as received, e.g. "iot.example"
   bool rat_known = false;  // false: the request had no RAT Type IE (GTPv1 may omit it)
   core::Rat rat = core::Rat::kEutran;
-  bool rat_served = true;  // false: a RAT core::Rat cannot name (WLAN, GAN, ...): refused
+  bool rat_served = true;      // false: a RAT core::Rat cannot name (WLAN, GAN, ...): refused
   bool serving_known = false;  // false: no Serving Network / RAI IE; not checked then
   uint16_t mcc = 0;
   uint16_t mnc = 0;
@@ -50,8 +50,8 @@ struct AttachAsk {
 struct AttachAnswer {
   Refusal refusal = Refusal::kSystemFailure;
   core::ThingId thing;
-  core::Ipv4 ue_addr;        // set when accepted
-  uint32_t uplink_teid = 0;  // ours, allocated by the backend, unique among open sessions
+  core::Ipv4 ue_addr;           // set when accepted
+  uint32_t uplink_teid = 0;     // ours, allocated by the backend, unique among open sessions
   std::vector<core::Ipv4> dns;  // for the PCO when the peer asked for DNS servers
 };
 
