@@ -702,7 +702,10 @@ Status Account::set_state(ThingId id, ThingState to) {
       }
     }
   }
-  if (ends_session(to)) end_session(*t);
+  if (ends_session(to) && t->session) {
+    ended_sessions_.push_back(t->session->uplink_teid);
+    end_session(*t);
+  }
   if (to == ThingState::kRetired && t->locked_addr) {
     (void)allocators_.at(network_of(*t)).release(*t->locked_addr);
     t->locked_addr.reset();
@@ -764,6 +767,21 @@ Status Account::detach(ThingId id) {
   if (!t->session) return Error(Code::kFailedPrecondition, "thing has no session");
   end_session(*t);
   return Status::Ok();
+}
+
+Status Account::modify_session(ThingId id, Ipv4 peer_addr, uint32_t peer_teid) {
+  Thing* t = mutable_thing(id);
+  if (!t) return not_found("thing", id.value);
+  if (!t->session) return Error(Code::kFailedPrecondition, "thing has no session");
+  t->session->peer_addr = peer_addr;
+  t->session->peer_teid = peer_teid;
+  return Status::Ok();
+}
+
+std::vector<uint32_t> Account::take_ended_sessions() {
+  std::vector<uint32_t> ended;
+  ended.swap(ended_sessions_);
+  return ended;
 }
 
 // ---------------------------------------------------------------- users

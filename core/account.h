@@ -144,6 +144,12 @@ class Account {
   Result<Session> attach(ThingId id, const AttachRequest& req);
   // Ends the session; a dynamic address returns to the pool, a locked one stays.
   Status detach(ThingId id);
+  // The peer moved the session's downlink end (Modify Bearer / Update PDP Context).
+  Status modify_session(ThingId id, Ipv4 peer_addr, uint32_t peer_teid);
+  // The uplink TEIDs of sessions that control ended (a state change to SUSPENDED or RETIRED),
+  // oldest first, since the last call: the GTP-C handlers tell the peers. detach() and a
+  // replacing attach() are the peer's own doing and are not listed.
+  std::vector<uint32_t> take_ended_sessions();
 
   // --- Users.
   Result<UserId> create_user(const User& spec);
@@ -171,6 +177,7 @@ class Account {
   GroupId default_group_;
   uint32_t next_id_ = 1;  // one counter for every id kind except Things
   uint64_t next_thing_id_ = 1;
+  std::vector<uint32_t> ended_sessions_;  // see take_ended_sessions()
 };
 
 }  // namespace simcore::core

@@ -1041,6 +1041,37 @@ TEST_F(AccountTest, ReattachReplacesTheSession) {
   EXPECT_TRUE(alloc(def_net()).is_leased(s->ue_addr));
 }
 
+TEST_F(AccountTest, ModifySessionMovesOnlyTheDownlinkEnd) {
+  const ThingId id = active(sim(1));
+  auto s = acct_.attach(id, attach_req(5));
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(acct_.modify_session(id, ip("192.0.2.99"), 0xabcd).ok());
+  const Session& now = *thing(id).session;
+  EXPECT_EQ(now.peer_addr, ip("192.0.2.99"));
+  EXPECT_EQ(now.peer_teid, 0xabcdu);
+  EXPECT_EQ(now.uplink_teid, 5u);
+  EXPECT_EQ(now.ue_addr, s->ue_addr);
+  ASSERT_TRUE(acct_.detach(id).ok());
+  EXPECT_EQ(acct_.modify_session(id, ip("192.0.2.99"), 1).error().code(),
+            Code::kFailedPrecondition);
+}
+
+TEST_F(AccountTest, OnlySessionsControlEndsAreListedForThePeers) {
+  const ThingId a = active(sim(1));
+  const ThingId b = active(sim(2));
+  const ThingId c = active(sim(3));
+  ASSERT_TRUE(acct_.attach(a, attach_req(5)).ok());
+  ASSERT_TRUE(acct_.attach(b, attach_req(6)).ok());
+  ASSERT_TRUE(acct_.attach(c, attach_req(7)).ok());
+  ASSERT_TRUE(acct_.attach(c, attach_req(8)).ok());  // the peer replaced its own session
+  ASSERT_TRUE(acct_.detach(c).ok());                 // and ended it
+  EXPECT_TRUE(acct_.take_ended_sessions().empty());
+  ASSERT_TRUE(acct_.set_state(b, ThingState::kSuspended).ok());
+  ASSERT_TRUE(acct_.set_state(a, ThingState::kRetired).ok());
+  EXPECT_EQ(acct_.take_ended_sessions(), (std::vector<uint32_t>{6, 5}));
+  EXPECT_TRUE(acct_.take_ended_sessions().empty());
+}
+
 TEST_F(AccountTest, LockedAddressSurvivesDetachAndIsUsedOnAttach) {
   Thing t = sim(1);
   t.ip_lock = true;
