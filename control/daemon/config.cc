@@ -153,7 +153,8 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
                                               "tlsKeyFile",
                                               "ratePlan",
                                               "smsValiditySeconds",
-                                              "dataplane"};
+                                              "dataplane",
+                                              "dnsServers"};
   core::FieldErrors errs;
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>("");
@@ -209,6 +210,19 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
     errs.add("smsValiditySeconds", "must be at least 1");
   }
   if (const YAML::Node dp = root["dataplane"]) read_dataplane(dp, c.dataplane.emplace(), errs);
+  if (const YAML::Node dns = root["dnsServers"]) {
+    c.dns_servers.clear();
+    if (!dns.IsSequence() || dns.size() > 8)
+      errs.add("dnsServers", "a list of up to 8 IPv4 addresses");
+    for (size_t i = 0; dns.IsSequence() && i < dns.size() && i < 8; ++i) {
+      auto a = core::Ipv4::parse(dns[i].as<std::string>(""));
+      if (!a) {
+        errs.add("dnsServers", "each must be an IPv4 address");
+        break;
+      }
+      c.dns_servers.push_back(*a);
+    }
+  }
   std::string s;
   if (read(root, "tlsCertFile", s, errs)) c.tls_cert_file = s;
   if (read(root, "tlsKeyFile", s, errs)) c.tls_key_file = s;

@@ -67,6 +67,8 @@ struct DaemonConfig {
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
   std::optional<DataplaneConfig> dataplane;  // absent: the API only, no packets
+  // DNS servers an attach hands to the device (PCO), in order; at most two reach IPCP.
+  std::vector<core::Ipv4> dns_servers{core::Ipv4{0x08080808}, core::Ipv4{0x08080404}};
 };
 
 // Parses a config file; errors name the key ("port: must be 0 to 65535"). Unknown keys are

@@ -18,13 +18,16 @@ TEST(Config, EmptyTextGivesTheEmbeddedDefaults) {
 TEST(Config, ReadsTheRatePlanAndSmsValidity) {
   auto c = load_config_text(
       "ratePlan: {currency: USD, feePerCycle: 2.5, pricePerMb: 0.1, pricePerSms: 0.03}\n"
-      "smsValiditySeconds: 600\n");
+      "smsValiditySeconds: 600\n"
+      "dnsServers: [192.0.2.53, 198.51.100.53]\n");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->rate_plan.currency, "USD");
   EXPECT_DOUBLE_EQ(c->rate_plan.fee_per_cycle, 2.5);
   EXPECT_DOUBLE_EQ(c->rate_plan.price_per_mb, 0.1);
   EXPECT_DOUBLE_EQ(c->rate_plan.price_per_sms, 0.03);
   EXPECT_EQ(c->sms_validity_s, 600);
+  ASSERT_EQ(c->dns_servers.size(), 2u);
+  EXPECT_EQ(c->dns_servers[1].str(), "198.51.100.53");
 }
 
 TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
@@ -65,6 +68,8 @@ TEST(Config, ErrorsNameTheKey) {
       {"ratePlan: {fee: 1}\n", "ratePlan.fee"},
       {"ratePlan: {currency: EURO}\n", "ratePlan.currency"},
       {"smsValiditySeconds: 0\n", "smsValiditySeconds"},
+      {"dnsServers: [8.8.8]\n", "dnsServers"},
+      {"dnsServers: 8.8.8.8\n", "dnsServers"},
       {"tlsCertFile: a.pem\n", "tlsKeyFile"},
       {"apiPrefix: api/\n", "apiPrefix"},
       {"adminClientSecret: short\n", "adminClientSecret"},

@@ -4,6 +4,7 @@
 
 #include "control/daemon/openapi_doc.h"
 #include "control/daemon/service_impl.h"
+#include "control/daemon/sessions.h"
 
 namespace simcore::ctl {
 
@@ -88,6 +89,18 @@ core::Result<std::unique_ptr<Service>> Service::open(const DaemonConfig& cfg, Ta
       break;
     }
   }
+  // GTP peers learn from a new restart counter that our earlier contexts are gone.
+  auto restarts = impl->store->get_meta("gtp_restart_counter");
+  if (!restarts) return restarts.error();
+  impl->gtp_restart_counter = static_cast<uint8_t>(
+      (*restarts ? std::strtoul((*restarts)->c_str(), nullptr, 10) + 1 : 0) % 256);
+  if (core::Status st = impl->persist([&](Store::Txn& txn) {
+        return txn.set_meta("gtp_restart_counter", std::to_string(impl->gtp_restart_counter));
+      });
+      !st) {
+    return st.error();
+  }
+  impl->attach_sessions = std::make_unique<SessionBackend>(*impl);
   if (core::Status st = impl->republish_full(); !st) return st.error();
   impl->register_routes();
   return std::unique_ptr<Service>(new Service(std::move(impl)));
@@ -132,6 +145,12 @@ uint64_t Service::generation() const {
   return impl_->compiler.last() ? impl_->compiler.last()->generation : 0;
 }
 std::vector<http::RouteInfo> Service::routes() const { return impl_->router.routes(); }
+
+gtpc::AttachBackend& Service::attach_backend() { return *impl_->attach_sessions; }
+uint8_t Service::gtp_restart_counter() const { return impl_->gtp_restart_counter; }
+std::vector<uint32_t> Service::take_ended_sessions() {
+  return impl_->account.take_ended_sessions();
+}
 
 bool Service::tick() {
   const bool sms = impl_->tick_sms();

@@ -16,6 +16,7 @@
 #include "control/auth/tokens.h"
 #include "control/daemon/config.h"
 #include "control/daemon/tables_sink.h"
+#include "control/gtpc/attach_backend.h"
 #include "control/http/message.h"
 #include "control/http/rate_limit.h"
 #include "control/http/router.h"
@@ -78,6 +79,15 @@ class Service {
     uint64_t bytes_down = 0;
   };
   core::Status record_usage_by_slot(std::span<const SlotUsage> usage);
+
+  // Attach (control/gtpc's PGW and GGSN): the subscriber side of Create/Delete requests.
+  // Same thread as handle().
+  gtpc::AttachBackend& attach_backend();
+  // The GTP-C restart counter (Recovery IE): one more, modulo 256, on every start; stored.
+  uint8_t gtp_restart_counter() const;
+  // The uplink TEIDs of sessions that the API or a bulk job ended (SUSPENDED, RETIRED) since
+  // the last call, for the GTP-C handlers to tell their peers. Same thread as handle().
+  std::vector<uint32_t> take_ended_sessions();
 
   struct Impl;
 

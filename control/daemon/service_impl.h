@@ -140,6 +140,9 @@ struct Service::Impl {
   // by status class (index 0 for 1xx .. 4 for 5xx).
   MetricsSource metrics_source;
   std::array<uint64_t, 5> responses_by_class{};
+  // Attach's subscriber side (sessions.h), made by open() once the account is loaded.
+  std::unique_ptr<gtpc::AttachBackend> attach_sessions;
+  uint8_t gtp_restart_counter = 0;
 
   Impl(const DaemonConfig& c, TablesSink& s, Clock clk)
       : cfg(c),
