@@ -164,6 +164,30 @@ void ttl_decrement(uint8_t* ip) noexcept {
   store_be16(ip + 10, checksum_update16(load_be16(ip + 10), before, after));
 }
 
+bool udp_encap(Frame& f, const UdpHeaders& h) noexcept {
+  static_assert(kUdpEncapLen == kEthHeaderLen + kIpv4MinHeaderLen + kUdpHeaderLen);
+  const uint32_t udp_len = f.data_len + kUdpHeaderLen;
+  if (f.headroom() < kUdpEncapLen || udp_len + kIpv4MinHeaderLen > 0xffff) return false;
+  uint8_t* p = f.prepend(kUdpEncapLen);
+  std::memcpy(p, h.dst_mac.data(), 6);
+  std::memcpy(p + 6, h.src_mac.data(), 6);
+  store_be16(p + 12, kEtherTypeIpv4);
+  uint8_t* ip = p + kEthHeaderLen;
+  write_ipv4(ip, 0, static_cast<uint16_t>(kIpv4MinHeaderLen + udp_len), kProtoUdp, h.src_addr,
+             h.dst_addr);
+  uint8_t* udp = ip + kIpv4MinHeaderLen;
+  store_be16(udp, h.sport);
+  store_be16(udp + 2, h.dport);
+  store_be16(udp + 4, static_cast<uint16_t>(udp_len));
+  store_be16(udp + 6, 0);
+  // Pseudo-header (RFC 768): addresses, protocol, UDP length; 0 is sent as 0xFFFF.
+  uint32_t sum = ones_sum(ip + 12, 8);
+  sum += kProtoUdp + udp_len;
+  const uint16_t c = internet_checksum(udp, udp_len, sum);
+  store_be16(udp + 6, c == 0 ? 0xffff : c);
+  return true;
+}
+
 bool gtpu_echo_response(Frame& f, const PacketView& v, uint32_t src_addr) noexcept {
   // The response: IPv4 (20) + UDP (8) + GTP-U with S (12) + Recovery IE (2), no extension
   // headers and no IPv4 options. The request has no Recovery IE, so the response may be up to

@@ -62,6 +62,22 @@ void nat_rewrite_dst(uint8_t* ip, uint8_t* l4, uint32_t addr, uint16_t port) noe
 // packets whose TTL is 0 or 1 before (they would expire here).
 void ttl_decrement(uint8_t* ip) noexcept;
 
+// The headers of a datagram control sends out of a port (GTP-C responses and requests).
+struct UdpHeaders {
+  Mac dst_mac;
+  Mac src_mac;
+  uint32_t src_addr;
+  uint32_t dst_addr;
+  uint16_t sport;
+  uint16_t dport;
+};
+inline constexpr uint32_t kUdpEncapLen = 14 + 20 + 8;  // Ethernet, IPv4, UDP
+
+// Prepends Ethernet (no tag) / IPv4 (DF, TTL 64) / UDP with its checksum in front of the
+// payload that fills f. False (f unchanged) without kUdpEncapLen of headroom or when the
+// datagram would exceed 65535 bytes.
+bool udp_encap(Frame& f, const UdpHeaders& h) noexcept;
+
 // Turns the GTP-U Echo Request in f (parsed as `v`) into its Echo Response in place: MACs,
 // addresses and ports swapped, the source address `src_addr`, the same sequence number and a
 // Recovery IE with restart counter 0 (TS 29.281 7.2.2, 8.2). False (f unchanged) when the

@@ -128,6 +128,22 @@ TEST(Rewrite, EncapsulationIsExactlyTheGPduBuiltFromScratch) {
   EXPECT_EQ(f.out(), want) << "got\n" << testing::hex(f.out()) << "\nwant\n" << testing::hex(want);
 }
 
+TEST(Rewrite, UdpEncapsulationIsExactlyTheDatagramBuiltFromScratch) {
+  const Bytes payload{0x48, 0x21, 0x00, 0x04, 1, 2, 3};  // odd length: the checksum pads
+  testing::OwnedFrame f(payload);
+  ASSERT_TRUE(udp_encap(f.frame, UdpHeaders{kMacA, kMacB, kGw, kEnb, 2123, 40000}));
+  Ip4 ip = testing::ip4(kGw, kEnb);
+  ip.frag = 0x4000;
+  const Bytes want =
+      testing::ethernet(kMacA, kMacB, kEtherTypeIpv4,
+                        testing::ipv4(ip, kProtoUdp, testing::udp(ip, 2123, 40000, payload, true)));
+  EXPECT_EQ(f.out(), want) << "got\n" << testing::hex(f.out()) << "\nwant\n" << testing::hex(want);
+
+  testing::OwnedFrame tight(payload, kUdpEncapLen - 1);
+  EXPECT_FALSE(udp_encap(tight.frame, UdpHeaders{kMacA, kMacB, kGw, kEnb, 2123, 2123}));
+  EXPECT_EQ(tight.out(), payload);
+}
+
 TEST(Rewrite, EncapsulationNeedsHeadroom) {
   const Ip4 ip = testing::ip4(kServer, kUe);
   const Bytes inner = testing::ipv4(ip, kProtoUdp, testing::udp(ip, 1, 2, {}));
