@@ -154,7 +154,8 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
                                               "ratePlan",
                                               "smsValiditySeconds",
                                               "dataplane",
-                                              "dnsServers"};
+                                              "dnsServers",
+                                              "servedMccs"};
   core::FieldErrors errs;
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>("");
@@ -210,6 +211,18 @@ core::Result<DaemonConfig> load_config_text(const std::string& text) {
     errs.add("smsValiditySeconds", "must be at least 1");
   }
   if (const YAML::Node dp = root["dataplane"]) read_dataplane(dp, c.dataplane.emplace(), errs);
+  if (const YAML::Node mccs = root["servedMccs"]) {
+    c.served_mccs.clear();
+    if (!mccs.IsSequence()) errs.add("servedMccs", "a list of MCCs (0 to 999)");
+    for (size_t i = 0; mccs.IsSequence() && i < mccs.size(); ++i) {
+      const int mcc = mccs[i].as<int>(-1);
+      if (mcc < 0 || mcc > 999) {
+        errs.add("servedMccs", "each must be an MCC, 0 to 999");
+        break;
+      }
+      c.served_mccs.push_back(static_cast<uint16_t>(mcc));
+    }
+  }
   if (const YAML::Node dns = root["dnsServers"]) {
     c.dns_servers.clear();
     if (!dns.IsSequence() || dns.size() > 8)

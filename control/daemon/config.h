@@ -24,9 +24,9 @@ struct RatePlan {
 
 // One data-plane port: which DPDK port, and the gateway's address on that side.
 struct PortSection {
-  std::string port;     // ethdev name, or a vdev to create ("net_pcap0", "net_af_packet0")
-  std::string devargs;  // the vdev's arguments ("rx_pcap=in.pcap,tx_pcap=out.pcap")
-  core::Ipv4 address;   // ours on this side (access: the GTP-U endpoint)
+  std::string port;            // ethdev name, or a vdev to create ("net_pcap0", "net_af_packet0")
+  std::string devargs;         // the vdev's arguments ("rx_pcap=in.pcap,tx_pcap=out.pcap")
+  core::Ipv4 address;          // ours on this side (access: the GTP-U endpoint)
   uint8_t prefix_length = 24;  // on-link prefix around `address`
   std::optional<core::Ipv4> gateway;  // next hop for off-link destinations
   uint16_t mtu = 1500;
@@ -69,6 +69,9 @@ struct DaemonConfig {
   std::optional<DataplaneConfig> dataplane;  // absent: the API only, no packets
   // DNS servers an attach hands to the device (PCO), in order; at most two reach IPCP.
   std::vector<core::Ipv4> dns_servers{core::Ipv4{0x08080808}, core::Ipv4{0x08080404}};
+  // Serving-network countries (MCC) where Things may attach: the Netherlands, Belgium and
+  // Luxembourg (DESIGN.md "Attach"). A lab replaying foreign captures adds theirs.
+  std::vector<uint16_t> served_mccs{204, 206, 270};
 };
 
 // Parses a config file; errors name the key ("port: must be 0 to 65535"). Unknown keys are

@@ -15,11 +15,12 @@ TEST(Config, EmptyTextGivesTheEmbeddedDefaults) {
   EXPECT_EQ(c->sms_validity_s, 86400);
 }
 
-TEST(Config, ReadsTheRatePlanAndSmsValidity) {
+TEST(Config, ReadsTheRatePlanSmsValidityAndAttachSettings) {
   auto c = load_config_text(
       "ratePlan: {currency: USD, feePerCycle: 2.5, pricePerMb: 0.1, pricePerSms: 0.03}\n"
       "smsValiditySeconds: 600\n"
-      "dnsServers: [192.0.2.53, 198.51.100.53]\n");
+      "dnsServers: [192.0.2.53, 198.51.100.53]\n"
+      "servedMccs: [204, 1]\n");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->rate_plan.currency, "USD");
   EXPECT_DOUBLE_EQ(c->rate_plan.fee_per_cycle, 2.5);
@@ -28,6 +29,7 @@ TEST(Config, ReadsTheRatePlanAndSmsValidity) {
   EXPECT_EQ(c->sms_validity_s, 600);
   ASSERT_EQ(c->dns_servers.size(), 2u);
   EXPECT_EQ(c->dns_servers[1].str(), "198.51.100.53");
+  EXPECT_EQ(c->served_mccs, (std::vector<uint16_t>{204, 1}));
 }
 
 TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
@@ -70,6 +72,7 @@ TEST(Config, ErrorsNameTheKey) {
       {"smsValiditySeconds: 0\n", "smsValiditySeconds"},
       {"dnsServers: [8.8.8]\n", "dnsServers"},
       {"dnsServers: 8.8.8.8\n", "dnsServers"},
+      {"servedMccs: [1000]\n", "servedMccs"},
       {"tlsCertFile: a.pem\n", "tlsKeyFile"},
       {"apiPrefix: api/\n", "apiPrefix"},
       {"adminClientSecret: short\n", "adminClientSecret"},

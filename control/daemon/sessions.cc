@@ -8,9 +8,6 @@
 namespace simcore::ctl {
 namespace {
 
-// DESIGN.md "Attach": the serving networks we serve (the Netherlands, Belgium, Luxembourg).
-bool served_country(uint16_t mcc) { return mcc == 204 || mcc == 206 || mcc == 270; }
-
 bool served_rat(core::Rat r) { return r != core::Rat::kNbIot && r != core::Rat::kNr; }
 
 bool valid_imei(std::string_view s) {
@@ -48,7 +45,10 @@ gtpc::Refusal SessionBackend::check(const gtpc::AttachAsk& ask, const core::Thin
   if (!ask.rat_served || (ask.rat_known && !served_rat(ask.rat))) {
     return gtpc::Refusal::kRatNotAllowed;
   }
-  if (ask.serving_known && !served_country(ask.mcc)) return gtpc::Refusal::kRoamingNotAllowed;
+  const std::vector<uint16_t>& served = s_.cfg.served_mccs;
+  if (ask.serving_known && std::find(served.begin(), served.end(), ask.mcc) == served.end()) {
+    return gtpc::Refusal::kRoamingNotAllowed;
+  }
   const core::Model& m = s_.account.model();
   const core::Network& net = m.networks.at(m.groups.at(t.group).network);
   if (apn_network_identifier(ask.apn) != apn_network_identifier(net.apn)) {
