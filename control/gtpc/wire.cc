@@ -53,17 +53,28 @@ void Writer::patch_u16(size_t at, uint16_t v) {
 }
 
 std::optional<std::string> tbcd_decode(std::span<const uint8_t> bytes) {
+  // After the filler only whole 0xFF bytes may follow (fixed-size IEs pad with them).
+  auto rest_is_padding = [&](size_t from) {
+    for (size_t k = from; k < bytes.size(); ++k) {
+      if (bytes[k] != 0xff) return false;
+    }
+    return true;
+  };
   std::string digits;
   for (size_t i = 0; i < bytes.size(); ++i) {
-    for (const uint8_t nibble : {uint8_t(bytes[i] & 0x0f), uint8_t(bytes[i] >> 4)}) {
-      if (nibble == 0x0f) {
-        // Filler: only in the last byte's high nibble (or a whole trailing 0xFF pad).
-        if (i + 1 != bytes.size()) return std::nullopt;
-        return digits;
-      }
-      if (nibble > 9) return std::nullopt;
-      digits.push_back(static_cast<char>('0' + nibble));
+    const uint8_t lo = bytes[i] & 0x0f, hi = bytes[i] >> 4;
+    if (lo == 0x0f) {
+      if (hi != 0x0f || !rest_is_padding(i + 1)) return std::nullopt;
+      return digits;
     }
+    if (lo > 9) return std::nullopt;
+    digits.push_back(static_cast<char>('0' + lo));
+    if (hi == 0x0f) {
+      if (!rest_is_padding(i + 1)) return std::nullopt;
+      return digits;
+    }
+    if (hi > 9) return std::nullopt;
+    digits.push_back(static_cast<char>('0' + hi));
   }
   return digits;
 }

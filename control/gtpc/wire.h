@@ -52,7 +52,8 @@ class Writer {
 };
 
 // TBCD (TS 29.002): two digits per byte, low nibble first, 0xF filler in the last high nibble.
-// Decoding stops at the filler; returns nullopt on a non-digit nibble elsewhere.
+// Decoding stops at the filler, after which only 0xFF padding bytes may follow (GTPv1's fixed
+// 8-byte IMSI); returns nullopt on a non-digit nibble or anything else after the filler.
 std::optional<std::string> tbcd_decode(std::span<const uint8_t> bytes);
 // Encodes digits (1..16 of '0'-'9'); an odd count gets the 0xF filler.
 std::vector<uint8_t> tbcd_encode(std::string_view digits);
