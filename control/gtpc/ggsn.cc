@@ -146,7 +146,8 @@ void Ggsn::handle_v1(const Datagram& in, int64_t now_ms, std::vector<Datagram>& 
     return;
   }
   const CacheKey key{in.from.addr.value, in.from.port, h.seq, h.type};
-  if (auto it = cache_.find(key); it != cache_.end() && it->second.expires_ms > now_ms) {
+  if (auto it = cache_.find(key);
+      it != cache_.end() && it->second.expires_ms > now_ms && it->second.request == in.payload) {
     ++counters_.retransmissions_answered;
     reply(in, it->second.response, out);
     return;
@@ -180,7 +181,7 @@ void Ggsn::handle_v1(const Datagram& in, int64_t now_ms, std::vector<Datagram>& 
                      : v1::build_delete_pdp_response(0, h.seq, status_cause(layout, counters_));
       break;
   }
-  remember(key, response, now_ms);
+  remember(key, in.payload, response, now_ms);
   reply(in, std::move(response), out);
 }
 
@@ -426,9 +427,10 @@ void Ggsn::reply(const Datagram& in, std::vector<uint8_t> payload, std::vector<D
   out.push_back({{cfg_.control_addr, kGtpcPort}, in.from, std::move(payload)});
 }
 
-void Ggsn::remember(const CacheKey& key, const std::vector<uint8_t>& response, int64_t now_ms) {
+void Ggsn::remember(const CacheKey& key, const std::vector<uint8_t>& request,
+                    const std::vector<uint8_t>& response, int64_t now_ms) {
   const int64_t expires = now_ms + cfg_.response_cache_ms;
-  cache_[key] = {response, expires};
+  cache_[key] = {request, response, expires};
   cache_order_.emplace_back(expires, key);
 }
 

@@ -102,7 +102,10 @@ class Ggsn {
     int retries_left = 0;
   };
   using CacheKey = std::tuple<uint32_t, uint16_t, uint16_t, uint8_t>;  // addr, port, seq, type
+  // A retransmission is a byte-identical copy of the request: a restarted peer that reuses
+  // its sequence numbers for a different request is not answered from the cache.
   struct Cached {
+    std::vector<uint8_t> request;
     std::vector<uint8_t> response;
     int64_t expires_ms = 0;
   };
@@ -117,7 +120,8 @@ class Ggsn {
   void drop_context(uint32_t teid);
   bool peer_allowed(core::Ipv4 peer) const;
   void reply(const Datagram& in, std::vector<uint8_t> payload, std::vector<Datagram>& out);
-  void remember(const CacheKey& key, const std::vector<uint8_t>& response, int64_t now_ms);
+  void remember(const CacheKey& key, const std::vector<uint8_t>& request,
+                const std::vector<uint8_t>& response, int64_t now_ms);
   void expire_cache(int64_t now_ms);
 
   AttachBackend& backend_;

@@ -440,6 +440,12 @@ TEST_F(GgsnTest, RetransmissionAnsweredFromCache) {
   ggsn.forget_responses();
   (void)send(req);
   EXPECT_EQ(backend.asks.size(), 4u);
+  // A restarted SGSN reusing the sequence number for another request gets a fresh answer.
+  CreateReq other;
+  other.imsi = "204080000000777";
+  (void)send(create(other, 9));
+  EXPECT_EQ(backend.asks.size(), 5u);
+  EXPECT_EQ(backend.asks.back().imsi, "204080000000777");
 }
 
 TEST_F(GgsnTest, NewCreateForSameImsiAndNsapiReplaces) {
