@@ -1,6 +1,7 @@
 #include "control/daemon/fast_path.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/metrics.h"
@@ -41,6 +42,8 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
   if (!engine.ok()) return engine.error().prefixed("dataplane: ");
   std::unique_ptr<FastPath> fp(new FastPath());
   fp->engine_ = std::move(*engine);
+  fp->access_address_ = c.access.address;
+  fp->access_prefix_len_ = c.access.prefix_length;
   for (const PortSection* p : {&c.access, &c.core}) {
     for (const auto& [addr, mac] : p->neighbours) fp->engine_->neighbours().set(addr.value, mac);
   }
@@ -67,24 +70,53 @@ void FastPath::publish(core::TablesPtr tables) {
   }
 }
 
-void FastPath::poll(Service& service, int64_t now_ms) {
+bool FastPath::send_access(std::span<const uint8_t> frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(engine_->pool());
+  if (!m) return false;
+  char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+  if (!p) {
+    rte_pktmbuf_free(m);
+    return false;
+  }
+  std::memcpy(p, frame.data(), frame.size());
+  return engine_->transmit(dp::Port::kAccess, m);
+}
+
+bool FastPath::poll(Service& service, int64_t now_ms) {
+  if (!signalling_) {
+    Signalling::Options o;
+    o.address = access_address_;
+    o.prefix_len = access_prefix_len_;
+    std::memcpy(o.mac.data(), engine_->port(dp::Port::kAccess).mac().addr_bytes, o.mac.size());
+    o.restart_counter = service.gtp_restart_counter();
+    signalling_ = std::make_unique<Signalling>(
+        service.attach_backend(), o, [this](std::span<const uint8_t> f) { return send_access(f); },
+        &engine_->neighbours());
+  }
   rte_mbuf* punted[64];
-  size_t n;
-  while ((n = engine_->receive_punted(punted)) > 0) {
+  size_t n = 0;
+  size_t handled = 0;
+  while (handled < kPollBudget && (n = engine_->receive_punted(punted)) > 0) {
+    handled += n;
     for (size_t i = 0; i < n; ++i) {
       rte_mbuf* m = punted[i];
+      const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
       uint32_t addr = 0;
       dp::Mac mac{};
-      if (dp::arp_sender(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, addr, mac)) {
+      if (dp::arp_sender(data, m->data_len, addr, mac)) {
         engine_->neighbours().set(addr, mac);
-      } else {
-        ++punts_unhandled_;  // GTP-C and IKE: attach and IPsec are not served yet
+      } else if (!signalling_->on_frame({data, m->data_len}, now_ms)) {
+        ++punts_unhandled_;  // IKE: IPsec is not served yet
       }
       rte_pktmbuf_free(m);
     }
   }
+  // Every round, even without frames: sessions the API ended and retransmissions.
+  const std::vector<uint32_t> ended = service.take_ended_sessions();
+  signalling_->finish(ended, now_ms);
+  const bool more = handled >= kPollBudget;
 
-  if (now_ms - last_usage_ms_ < usage_interval_ms) return;
+  if (now_ms - last_usage_ms_ < usage_interval_ms) return more;
   last_usage_ms_ = now_ms;
   if (billed_.size() < slots_) billed_.resize(slots_);
   std::vector<Service::SlotUsage> usage;
@@ -103,11 +135,13 @@ void FastPath::poll(Service& service, int64_t now_ms) {
       billed_[u.slot.value].down_bytes -= u.bytes_down;
     }
   }
+  return more;
 }
 
 std::string FastPath::metrics() const {
   const std::vector<dp::Counters> per_worker = engine_->counters();
   std::string text = dp::render_prometheus(per_worker);
+  if (signalling_) text += signalling_->metrics();
   const auto hits = engine_->rule_hits();
   if (!hits.empty()) {
     text +=

@@ -10,6 +10,7 @@
 
 #include "control/daemon/config.h"
 #include "control/daemon/service.h"
+#include "control/daemon/signalling.h"
 #include "control/daemon/tables_sink.h"
 #include "dataplane/dpdk/engine.h"
 
@@ -26,20 +27,31 @@ class FastPath final : public TablesSink {
   void publish(core::TablesPtr tables) override;
 
   // Control-thread chores, from the daemon's timer: learns neighbours from punted ARP
-  // replies, counts punted frames nobody handles yet (GTP-C, IKE), and every
-  // `usage_interval_ms` turns the growth of the per-Thing byte counters into usage records.
-  void poll(Service& service, int64_t now_ms);
+  // replies, hands GTP-C to the attach handlers (and sends what they answer), counts punted
+  // frames nobody handles yet (IKE), and every `usage_interval_ms` turns the growth of the
+  // per-Thing byte counters into usage records.
+  // Returns whether punted frames were left for the next call (a round handles at most
+  // kPollBudget, so a flood cannot starve the API).
+  bool poll(Service& service, int64_t now_ms);
+  static constexpr size_t kPollBudget = 4096;
 
   // The workers' counters as Prometheus text, for Service::set_metrics_source.
   std::string metrics() const;
 
   dp::Engine& engine() noexcept { return *engine_; }
+  // The GTP-C side, once the first poll() has made it (null before).
+  const Signalling* signalling() const noexcept { return signalling_.get(); }
   uint64_t punts_unhandled() const noexcept { return punts_unhandled_; }
   int64_t usage_interval_ms = 1000;
 
  private:
   FastPath() = default;
+  bool send_access(std::span<const uint8_t> frame);
+
   std::unique_ptr<dp::Engine> engine_;
+  std::unique_ptr<Signalling> signalling_;
+  core::Ipv4 access_address_;
+  uint8_t access_prefix_len_ = 24;
   size_t slots_ = 0;                       // of the last published snapshot
   std::vector<dp::ThingCounters> billed_;  // per slot: counts already turned into usage
   int64_t last_usage_ms_ = 0;

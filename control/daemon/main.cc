@@ -132,14 +132,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Background work (SMS delivery, bulk jobs, billing reports) runs on the io thread between
-  // requests: again at once while work is pending, else every 100 ms.
+  // requests: again at once while work is pending, else every 100 ms. With a fast path, every
+  // millisecond: punted GTP-C waits at most that long for its answer.
   boost::asio::steady_timer ticker((*server)->io_context());
   std::function<void(const boost::system::error_code&)> on_tick =
       [&](const boost::system::error_code& ec) {
         if (ec) return;
-        const bool more = svc.tick();
-        if (fast_path) fast_path->poll(svc, now_ms());
-        ticker.expires_after(std::chrono::milliseconds(more ? 1 : 100));
+        bool more = svc.tick();
+        if (fast_path) more = fast_path->poll(svc, now_ms()) || more;
+        ticker.expires_after(std::chrono::milliseconds(more ? 0 : fast_path ? 1 : 100));
         ticker.async_wait(on_tick);
       };
   ticker.expires_after(std::chrono::milliseconds(100));
