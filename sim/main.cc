@@ -1,0 +1,211 @@
+// simcore-sim — scenario → pcaps + expected verdicts → offline replay through the DPDK engine →
+// validation report. See sim/README.md. Exit codes: 0 no mismatch, 1 mismatches, 2 bad input
+// (usage, scenario, account), 3 the replay could not run (EAL, engine, files).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "dataplane/dpdk/eal.h"
+#include "sim/generator.h"
+#include "sim/report.h"
+#include "sim/scenario.h"
+#include "sim/validate.h"
+
+namespace {
+
+namespace sim = simcore::sim;
+
+constexpr int kExitOk = 0;
+constexpr int kExitMismatch = 1;
+constexpr int kExitBadInput = 2;
+constexpr int kExitFailure = 3;
+
+constexpr const char* kUsage = R"(usage:
+  simcore-sim generate SCENARIO --out DIR
+      Writes DIR/access.pcap, DIR/core.pcap (the frames arriving on each port) and
+      DIR/expected.json (sessions, flows, and every frame's expected outcome).
+  simcore-sim validate SCENARIO [--against ACCOUNT.yaml] --out DIR [--no-progress]
+      Generates, replays every frame through the DPDK engine (net_ring ports, one worker)
+      and compares. Writes DIR/report.json and the annotated DIR/access.pcapng and
+      DIR/core.pcapng; prints a summary. --against replays on another account's tables
+      (with the scenario's sessions), expectations still from the scenario's account: the
+      mismatches are what that change would do to the traffic.
+  simcore-sim --help
+
+exit status: 0 no mismatch, 1 mismatches, 2 bad input, 3 the replay could not run
+)";
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : on_(enabled && isatty(STDERR_FILENO) == 1) {}
+  sim::Progress callback(std::string label) {
+    if (!on_) return {};
+    return [this, label = std::move(label)](uint64_t done, uint64_t total) {
+      const int width = 40;
+      const int fill = total == 0 ? width : static_cast<int>(done * width / total);
+      std::fprintf(stderr, "\r%-9s [%s%s] %llu/%llu", label.c_str(),
+                   std::string(static_cast<size_t>(fill), '#').c_str(),
+                   std::string(static_cast<size_t>(width - fill), '.').c_str(),
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+      if (done >= total) std::fputc('\n', stderr);
+    };
+  }
+  void status(const std::string& line) {
+    if (on_) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+ private:
+  bool on_;
+};
+
+bool write_file(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) {
+    std::cerr << "simcore-sim: cannot write " << p << "\n";
+    return false;
+  }
+  return true;
+}
+
+struct Args {
+  std::string command;
+  std::string scenario;
+  std::string out;
+  std::string against;
+  bool progress = true;
+};
+
+int usage_error(const std::string& why) {
+  std::cerr << "simcore-sim: " << why << "\n" << kUsage;
+  return kExitBadInput;
+}
+
+int run(const Args& a) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto scenario = sim::load_scenario(a.scenario);
+  if (!scenario) {
+    std::cerr << "simcore-sim: " << scenario.error().message() << "\n";
+    return kExitBadInput;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec) {
+    std::cerr << "simcore-sim: cannot create " << a.out << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  ProgressBar bar(a.progress);
+  const simcore::dp::PortConfig ports = sim::default_ports();
+  auto traffic = sim::generate(*scenario, ports, bar.callback("generate"));
+  if (!traffic) {
+    std::cerr << "simcore-sim: " << a.scenario << ": " << traffic.error().message() << "\n";
+    return kExitBadInput;
+  }
+  const double gen_s = since(t0);
+  const std::filesystem::path out(a.out);
+
+  if (a.command == "generate") {
+    for (const auto port : {simcore::dp::Port::kAccess, simcore::dp::Port::kCore}) {
+      const std::string file =
+          (out / (std::string(simcore::dp::port_name(port)) + ".pcap")).string();
+      if (auto st = sim::write_pcap(file, *traffic, port); !st) {
+        std::cerr << "simcore-sim: " << st.error().message() << "\n";
+        return kExitFailure;
+      }
+    }
+    if (!write_file(out / "expected.json", sim::expected_json(*scenario, *traffic, ports))) {
+      return kExitFailure;
+    }
+    std::printf("generated %zu frames (%zu flows, %llu Things) in %.2f s into %s\n",
+                traffic->frames.size(), traffic->flows.size(),
+                static_cast<unsigned long long>(traffic->things_selected), gen_s, a.out.c_str());
+    for (const std::string& n : traffic->notes) std::printf("note: %s\n", n.c_str());
+    return kExitOk;
+  }
+
+  simcore::dp::EalOptions eal;
+  eal.memory_mb = 1024;
+  eal.log_level = "error";
+  if (auto st = simcore::dp::eal_init(eal); !st) {
+    std::cerr << "simcore-sim: " << st.error().message() << "\n";
+    return kExitFailure;
+  }
+  bar.status("replaying " + std::to_string(traffic->frames.size()) + " frames ...");
+  const auto t1 = std::chrono::steady_clock::now();
+  sim::ValidateOptions vo;
+  vo.against = a.against;
+  vo.out_dir = a.out;
+  auto replayed = sim::replay_offline(*scenario, *traffic, ports, vo);
+  if (!replayed) {
+    const bool bad_account = !a.against.empty() &&
+                             replayed.error().code() != simcore::core::Code::kUnavailable &&
+                             replayed.error().code() != simcore::core::Code::kFailedPrecondition;
+    std::cerr << "simcore-sim: " << replayed.error().message() << "\n";
+    return bad_account ? kExitBadInput : kExitFailure;
+  }
+  const double replay_s = since(t1);
+  const sim::ReportInfo info{a.scenario, scenario->seed, a.against};
+  if (!write_file(out / "report.json", sim::report_json(info, *traffic, *replayed))) {
+    return kExitFailure;
+  }
+  std::fputs(sim::report_text(info, *traffic, *replayed).c_str(), stdout);
+  std::printf("time: generate %.2f s, replay and compare %.2f s (%.0f frames/s); report in %s\n",
+              gen_s, replay_s, static_cast<double>(traffic->frames.size()) / replay_s,
+              a.out.c_str());
+  return sim::mismatches(*traffic, *replayed).empty() ? kExitOk : kExitMismatch;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage_error("no command");
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    auto value = [&](std::string& into) {
+      if (i + 1 >= args.size()) return false;
+      into = args[++i];
+      return true;
+    };
+    if (s == "--help" || s == "-h") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (s == "--out") {
+      if (!value(a.out)) return usage_error("--out needs a directory");
+    } else if (s == "--against") {
+      if (!value(a.against)) return usage_error("--against needs an account file");
+    } else if (s == "--no-progress") {
+      a.progress = false;
+    } else if (!s.empty() && s[0] == '-') {
+      return usage_error("unknown option " + s);
+    } else if (a.command.empty()) {
+      a.command = s;
+    } else if (a.scenario.empty()) {
+      a.scenario = s;
+    } else {
+      return usage_error("unexpected argument " + s);
+    }
+  }
+  if (a.command != "generate" && a.command != "validate") {
+    return usage_error("unknown command \"" + a.command + "\"");
+  }
+  if (a.scenario.empty()) return usage_error("no scenario file");
+  if (a.out.empty()) return usage_error("--out is required");
+  if (a.command == "generate" && !a.against.empty()) {
+    return usage_error("--against is for validate");
+  }
+  return run(a);
+}
