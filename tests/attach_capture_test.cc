@@ -67,7 +67,7 @@ struct Capture {
 class CreateSessionFromCapture : public ::testing::TestWithParam<Capture> {};
 
 TEST_P(CreateSessionFromCapture, IsAcceptedOnceItsImsisAreProvisioned) {
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  SIMCORE_REQUIRE_TSHARK();
   const fs::path file = kPcaps / GetParam().file;
   const auto requests = dp::testing::tshark_fields(
       file, "gtpv2.message_type == 32", {"e212.imsi", "gtpv2.apn", "e212.mcc", "ip.dst"});
@@ -140,7 +140,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Capture>& i) { return std::string(i.param.name); });
 
 TEST(AttachCaptures, EveryGtpcDatagramOfEveryCaptureIsHandledAndEveryAnswerDecodes) {
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  SIMCORE_REQUIRE_TSHARK();
   testing::ServiceHarness h;
   size_t files = 0;
   for (const auto& entry : fs::directory_iterator(kPcaps)) {

@@ -1,6 +1,7 @@
 #include "control/daemon/signalling.h"
 
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -82,6 +83,9 @@ constexpr std::pair<const char*, uint64_t gtpc::GgsnCounters::*> kGgsnCounters[]
     {"delete_timeouts", &gtpc::GgsnCounters::delete_timeouts},
     {"unmatched_responses", &gtpc::GgsnCounters::unmatched_responses},
 };
+// A counter added to a handler but not to its list above fails here, not silently in /metrics.
+static_assert(std::size(kPgwCounters) * sizeof(uint64_t) == sizeof(gtpc::PgwCounters));
+static_assert(std::size(kGgsnCounters) * sizeof(uint64_t) == sizeof(gtpc::GgsnCounters));
 
 gtpc::PgwConfig pgw_config(const Signalling::Options& o) {
   gtpc::PgwConfig c;

@@ -97,7 +97,11 @@ std::vector<uint8_t> pdp_reject(bool is_create, uint32_t teid, uint16_t seq, Cau
 
 }  // namespace
 
-Ggsn::Ggsn(AttachBackend& backend, GgsnConfig cfg) : backend_(backend), cfg_(std::move(cfg)) {}
+Ggsn::Ggsn(AttachBackend& backend, GgsnConfig cfg)
+    : backend_(backend),
+      cfg_(std::move(cfg)),
+      cache_(cfg_.response_cache_ms),
+      pending_(cfg_.request_timeout_ms, cfg_.request_retries) {}
 
 void Ggsn::on_datagram(const Datagram& in, int64_t now_ms, std::vector<Datagram>& out) {
   if (!peer_allowed(in.from.addr)) {
@@ -145,11 +149,10 @@ void Ggsn::handle_v1(const Datagram& in, int64_t now_ms, std::vector<Datagram>& 
     ++counters_.malformed;
     return;
   }
-  const CacheKey key{in.from.addr.value, in.from.port, h.seq, h.type};
-  if (auto it = cache_.find(key);
-      it != cache_.end() && it->second.expires_ms > now_ms && it->second.request == in.payload) {
+  const ResponseCache::Key key{in.from.addr.value, in.from.port, h.seq, h.type};
+  if (const std::vector<uint8_t>* cached = cache_.find(key, in.payload, now_ms)) {
     ++counters_.retransmissions_answered;
-    reply(in, it->second.response, out);
+    reply(in, *cached, out);
     return;
   }
   std::vector<uint8_t> response;
@@ -181,7 +184,7 @@ void Ggsn::handle_v1(const Datagram& in, int64_t now_ms, std::vector<Datagram>& 
                      : v1::build_delete_pdp_response(0, h.seq, status_cause(layout, counters_));
       break;
   }
-  remember(key, in.payload, response, now_ms);
+  cache_.remember(key, in.payload, response, now_ms);
   reply(in, std::move(response), out);
 }
 
@@ -329,8 +332,8 @@ std::vector<uint8_t> Ggsn::handle_delete(const Datagram& in, const v1::Message& 
 
 void Ggsn::handle_delete_response(const Datagram& in, const v1::Message& msg) {
   uint8_t cause = 0;
-  auto it = pending_.find(msg.header.seq);
-  if (it == pending_.end() || it->second.request.to.addr != in.from.addr) {
+  const std::optional<uint32_t> teid = pending_.match(msg.header.seq, in.from.addr);
+  if (!teid) {
     ++counters_.unmatched_responses;
     return;
   }
@@ -340,61 +343,37 @@ void Ggsn::handle_delete_response(const Datagram& in, const v1::Message& msg) {
   }
   // Any cause ends it: 128 deleted, 192 the SGSN had already lost the context.
   ++counters_.delete_answered;
-  drop_context(it->second.teid);
+  drop_context(*teid);
 }
 
 void Ggsn::on_session_ended(uint32_t uplink_teid, int64_t now_ms, std::vector<Datagram>& out) {
   const auto ctx = contexts_.find(uplink_teid);
   if (ctx == contexts_.end()) return;
-  const bool already = std::any_of(pending_.begin(), pending_.end(),
-                                   [&](const auto& p) { return p.second.teid == uplink_teid; });
-  if (already) return;
+  if (pending_.has(uplink_teid)) return;  // already being deleted
   const uint16_t seq = next_seq_++;
-  Pending p;
-  p.teid = uplink_teid;
-  p.request.from = {cfg_.control_addr, kGtpcPort};
-  p.request.to = {ctx->second.sgsn_addr, kGtpcPort};  // requests go to 2123 (29.060 4.4.2)
-  // Teardown Ind set: the PDP address goes with it (7.7.16); simcore has one context per PDP
-  // address anyway.
-  p.request.payload =
-      v1::build_delete_pdp_request(ctx->second.sgsn_teid, seq, ctx->second.nsapi, true);
-  p.deadline_ms = now_ms + cfg_.request_timeout_ms;
-  p.retries_left = cfg_.request_retries;
-  out.push_back(p.request);
+  // Requests go to port 2123 (29.060 4.4.2). Teardown Ind set: the PDP address goes with it
+  // (7.7.16); simcore has one context per PDP address anyway.
+  pending_.send(seq, uplink_teid,
+                {{cfg_.control_addr, kGtpcPort},
+                 {ctx->second.sgsn_addr, kGtpcPort},
+                 v1::build_delete_pdp_request(ctx->second.sgsn_teid, seq, ctx->second.nsapi, true)},
+                now_ms, out);
   ++counters_.delete_sent;
-  pending_[seq] = std::move(p);
 }
 
 void Ggsn::tick(int64_t now_ms, std::vector<Datagram>& out) {
-  expire_cache(now_ms);
-  std::vector<uint32_t> gave_up;
-  for (auto& [seq, p] : pending_) {
-    if (now_ms < p.deadline_ms) continue;
-    if (p.retries_left == 0) {
-      gave_up.push_back(p.teid);
-      continue;
-    }
-    --p.retries_left;
-    p.deadline_ms = now_ms + cfg_.request_timeout_ms;
-    out.push_back(p.request);  // same sequence number: a retransmission (29.060 7.6)
-  }
-  for (const uint32_t teid : gave_up) {
+  for (const uint32_t teid : pending_.tick(now_ms, out)) {
     ++counters_.delete_timeouts;
     drop_context(teid);
   }
+  cache_.expire(now_ms);
 }
 
-void Ggsn::forget_responses() {
-  cache_.clear();
-  cache_order_.clear();
-}
+void Ggsn::forget_responses() { cache_.forget_batch(); }
 
 void Ggsn::check_recovery(core::Ipv4 peer, std::optional<uint8_t> recovery) {
-  if (!recovery) return;
-  const auto [it, first] = peer_recovery_.try_emplace(peer.value, *recovery);
-  if (first || it->second == *recovery) return;
-  // The SGSN restarted and lost its contexts (29.060 7.7.11): ours with it are stale.
-  it->second = *recovery;
+  // A restarted SGSN lost its contexts (29.060 7.7.11): ours with it are stale.
+  if (!restarts_.restarted(peer, recovery)) return;
   ++counters_.peer_restarts;
   std::vector<uint32_t> stale;
   for (const auto& [teid, c] : contexts_) {
@@ -414,7 +393,7 @@ void Ggsn::drop_context(uint32_t teid) {
     by_imsi_nsapi_.erase(i);
   }
   contexts_.erase(ctx);
-  std::erase_if(pending_, [teid](const auto& p) { return p.second.teid == teid; });
+  pending_.drop(teid);
 }
 
 bool Ggsn::peer_allowed(core::Ipv4 peer) const {
@@ -425,23 +404,6 @@ bool Ggsn::peer_allowed(core::Ipv4 peer) const {
 
 void Ggsn::reply(const Datagram& in, std::vector<uint8_t> payload, std::vector<Datagram>& out) {
   out.push_back({{cfg_.control_addr, kGtpcPort}, in.from, std::move(payload)});
-}
-
-void Ggsn::remember(const CacheKey& key, const std::vector<uint8_t>& request,
-                    const std::vector<uint8_t>& response, int64_t now_ms) {
-  const int64_t expires = now_ms + cfg_.response_cache_ms;
-  cache_[key] = {request, response, expires};
-  cache_order_.emplace_back(expires, key);
-}
-
-void Ggsn::expire_cache(int64_t now_ms) {
-  // Entries expire in insertion order (one lifetime for all); a key re-inserted later has a
-  // later expiry and survives its older queue entry.
-  while (!cache_order_.empty() && cache_order_.front().first <= now_ms) {
-    const auto it = cache_.find(cache_order_.front().second);
-    if (it != cache_.end() && it->second.expires_ms <= now_ms) cache_.erase(it);
-    cache_order_.pop_front();
-  }
 }
 
 }  // namespace simcore::gtpc

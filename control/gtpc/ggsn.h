@@ -6,17 +6,16 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "control/gtpc/attach_backend.h"
 #include "control/gtpc/datagram.h"
 #include "control/gtpc/gtpv1.h"
+#include "control/gtpc/transactions.h"
 #include "core/types.h"
 
 namespace simcore::gtpc {
@@ -94,22 +93,6 @@ class Ggsn {
     uint8_t nsapi = 0;
     std::string imsi;
   };
-  // A request we sent and await the response of.
-  struct Pending {
-    uint32_t teid = 0;  // ours: the context it deletes
-    Datagram request;
-    int64_t deadline_ms = 0;
-    int retries_left = 0;
-  };
-  using CacheKey = std::tuple<uint32_t, uint16_t, uint16_t, uint8_t>;  // addr, port, seq, type
-  // A retransmission is a byte-identical copy of the request: a restarted peer that reuses
-  // its sequence numbers for a different request is not answered from the cache.
-  struct Cached {
-    std::vector<uint8_t> request;
-    std::vector<uint8_t> response;
-    int64_t expires_ms = 0;
-  };
-
   void handle_v1(const Datagram& in, int64_t now_ms, std::vector<Datagram>& out);
   std::vector<uint8_t> handle_create(const Datagram& in, const v1::Message& msg);
   std::vector<uint8_t> handle_update(const Datagram& in, const v1::Message& msg);
@@ -120,20 +103,16 @@ class Ggsn {
   void drop_context(uint32_t teid);
   bool peer_allowed(core::Ipv4 peer) const;
   void reply(const Datagram& in, std::vector<uint8_t> payload, std::vector<Datagram>& out);
-  void remember(const CacheKey& key, const std::vector<uint8_t>& request,
-                const std::vector<uint8_t>& response, int64_t now_ms);
-  void expire_cache(int64_t now_ms);
 
   AttachBackend& backend_;
   GgsnConfig cfg_;
   GgsnCounters counters_;
   std::map<uint32_t, Context> contexts_;  // by our TEID (= the backend's uplink TEID)
   std::map<std::pair<std::string, uint8_t>, uint32_t> by_imsi_nsapi_;
-  std::map<uint32_t, uint8_t> peer_recovery_;  // SGSN address → its last Recovery
-  std::map<uint16_t, Pending> pending_;        // by our sequence number
+  ResponseCache cache_;
+  PendingRequests pending_;  // our Delete PDP Context Requests
+  PeerRestarts restarts_;
   uint16_t next_seq_ = 1;
-  std::map<CacheKey, Cached> cache_;
-  std::deque<std::pair<int64_t, CacheKey>> cache_order_;  // insertion (= expiry) order
 };
 
 }  // namespace simcore::gtpc

@@ -613,7 +613,7 @@ TEST_F(GgsnTest, PcoDnsThroughIpcpAndContainers) {
 // Every message type the GGSN emits, through tshark: no malformation or error, and the key
 // fields decode to what was encoded.
 TEST_F(GgsnTest, EmittedMessagesDecodeInTshark) {
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  SIMCORE_REQUIRE_TSHARK();
   CreateReq a;
   a.pco = pco_request(true, true);
   const uint32_t ours = pdp(create(a, 1)).teid_control;  // Create Response 128

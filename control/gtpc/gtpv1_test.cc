@@ -54,10 +54,9 @@ std::vector<Bytes> frame_payloads(const fs::path& file, uint16_t port) {
 }
 
 // pcapplusplus' pcapng has a second interface with another snapshot length, which libpcap
-// refuses before the first frame: tshark reads its payloads instead (none without tshark).
+// refuses before the first frame: tshark reads its payloads instead.
 std::vector<Bytes> udp_payloads(const fs::path& file, uint16_t port) {
   if (file.filename() != "pcapplusplus_gtpv2_edge_cases.pcap") return frame_payloads(file, port);
-  if (!dp::testing::have_tshark()) return {};
   std::vector<Bytes> out;
   const std::string filter = "udp.port == " + std::to_string(port);
   for (const auto& row : dp::testing::tshark_fields(file, filter, {"udp.payload"})) {
@@ -89,7 +88,8 @@ Status decode_all(std::span<const uint8_t> bytes) {
 bool have_pcaps() { return fs::exists(kPcapDir / kPcaps[0]); }
 
 TEST(Gtpv1Pcap, EveryGtpcPayloadDecodesOrIsRefused) {
-  if (!have_pcaps()) GTEST_SKIP() << "no " << kPcapDir;
+  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_TSHARK();  // it reads the edge-case capture
   size_t v1_messages = 0, other_versions = 0;
   for (const char* name : kPcaps) {
     for (const Bytes& p : udp_payloads(kPcapDir / name, 2123)) {
@@ -108,7 +108,7 @@ TEST(Gtpv1Pcap, EveryGtpcPayloadDecodesOrIsRefused) {
   }
   EXPECT_EQ(v1_messages, 2u);  // zeek's Create PDP Context Request and Response
   // pcapplusplus' GTPv2 messages (read through tshark).
-  EXPECT_EQ(other_versions, dp::testing::have_tshark() ? 5u : 0u);
+  EXPECT_EQ(other_versions, 5u);
 }
 
 // The Create PDP Context Requests of `file` decoded by us and by tshark, field by field.
@@ -154,8 +154,8 @@ void expect_creates_match_tshark(const fs::path& file) {
 }
 
 TEST(Gtpv1Pcap, CreatePdpRequestMatchesTshark) {
-  if (!have_pcaps()) GTEST_SKIP() << "no " << kPcapDir;
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_TSHARK();
   expect_creates_match_tshark(kPcapDir / "zeek_gtp_create_pdp_ctx.pcap");
 }
 
@@ -171,7 +171,7 @@ const char kSgsnemuCreate[] =
     "162e9a00085343191021324354";
 
 TEST(Gtpv1Pcap, SgsnemuCreateMatchesTshark) {
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  SIMCORE_REQUIRE_TSHARK();
   const Bytes payload = from_hex(kSgsnemuCreate);
   const dp::testing::Ip4 h =
       dp::testing::ip4(dp::testing::ip("127.0.0.2"), dp::testing::ip("127.0.0.3"));

@@ -65,11 +65,10 @@ std::vector<Captured> frame_payloads(const fs::path& file) {
 }
 
 // pcapplusplus' pcapng has a second interface with another snapshot length, which libpcap
-// refuses before the first frame: tshark reads its payloads instead (none without tshark).
+// refuses before the first frame: tshark reads its payloads instead.
 std::vector<Captured> gtpc_payloads(const fs::path& file) {
   if (file.filename() != "pcapplusplus_gtpv2_edge_cases.pcap") return frame_payloads(file);
   std::vector<Captured> out;
-  if (!dp::testing::have_tshark()) return out;
   for (const auto& row :
        dp::testing::tshark_fields(file, "udp.port == 2123", {"frame.number", "udp.payload"})) {
     out.push_back({std::stoi(row[0]), from_hex(row[1])});
@@ -99,7 +98,8 @@ Status decode_all(std::span<const uint8_t> bytes) {
 bool have_pcaps() { return fs::exists(kPcapDir / kPcaps[0]); }
 
 TEST(Gtpv2Pcap, EveryGtpcPayloadDecodesOrReportsAStatus) {
-  if (!have_pcaps()) GTEST_SKIP() << "no captures in " << kPcapDir;
+  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_TSHARK();  // it reads the edge-case capture
   for (const char* name : kPcaps) {
     // The edge cases are malformed on purpose (their statuses are checked below); the magma
     // and nDPI flows are well formed, and every message in them decodes.
@@ -119,8 +119,8 @@ TEST(Gtpv2Pcap, EveryGtpcPayloadDecodesOrReportsAStatus) {
 }
 
 TEST(Gtpv2Pcap, EdgeCasesGetTheirStatus) {
-  if (!have_pcaps()) GTEST_SKIP() << "no captures in " << kPcapDir;
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed (it reads this file)";
+  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_TSHARK();
   const std::vector<Captured> msgs = gtpc_payloads(kPcapDir / "pcapplusplus_gtpv2_edge_cases.pcap");
   auto frame = [&](int n) -> const Bytes& {
     for (const Captured& c : msgs) {
@@ -182,8 +182,8 @@ std::pair<std::string, std::string> tshark_serving_network(const fs::path& file,
 }
 
 TEST(Gtpv2Pcap, CreateSessionRequestsMatchTshark) {
-  if (!have_pcaps()) GTEST_SKIP() << "no captures in " << kPcapDir;
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_TSHARK();
   int checked = 0;
   for (const char* name : kPcaps) {
     const fs::path file = kPcapDir / name;

@@ -77,7 +77,11 @@ v2::Fteid fteid(Iface iface, uint8_t instance, uint32_t teid, core::Ipv4 addr) {
 
 }  // namespace
 
-Pgw::Pgw(AttachBackend& backend, PgwConfig cfg) : backend_(backend), cfg_(std::move(cfg)) {}
+Pgw::Pgw(AttachBackend& backend, PgwConfig cfg)
+    : backend_(backend),
+      cfg_(std::move(cfg)),
+      cache_(cfg_.response_cache_ms),
+      pending_(cfg_.request_timeout_ms, cfg_.request_retries) {}
 
 void Pgw::on_datagram(const Datagram& in, int64_t now_ms, std::vector<Datagram>& out) {
   if (!peer_allowed(in.from.addr)) {
@@ -130,11 +134,10 @@ void Pgw::handle_v2(const Datagram& in, const v2::Message& msg, int64_t now_ms,
   // 7.6: a retransmitted request is identical and gets the same response without being
   // processed again. Comparing the bytes keeps a restarted peer that reuses a sequence number
   // from getting an answer to its previous life's request.
-  const CacheKey key{in.from.addr.value, in.from.port, h.seq, h.type};
-  if (auto it = cache_.find(key);
-      it != cache_.end() && it->second.expires_ms > now_ms && it->second.request == in.payload) {
+  const ResponseCache::Key key{in.from.addr.value, in.from.port, h.seq, h.type};
+  if (const std::vector<uint8_t>* cached = cache_.find(key, in.payload, now_ms)) {
     ++counters_.retransmissions_answered;
-    out.push_back({{cfg_.control_addr, kGtpcPort}, in.from, it->second.response});
+    out.push_back({{cfg_.control_addr, kGtpcPort}, in.from, *cached});
     return;
   }
   std::vector<uint8_t> response;
@@ -352,16 +355,14 @@ std::vector<uint8_t> Pgw::handle_delete(const Datagram& in, const v2::Message& m
 }
 
 void Pgw::handle_delete_bearer_response(const Datagram& in, const v2::Message& msg) {
-  auto it = pending_.find(msg.header.seq);
-  if (it == pending_.end() || it->second.request.to.addr != in.from.addr) {
+  const std::optional<uint32_t> teid = pending_.match(msg.header.seq, in.from.addr);
+  if (!teid) {
     ++counters_.unmatched_responses;
     return;
   }
   // Whatever the cause (even Context Not Found), the peer no longer holds the bearer.
-  const uint32_t teid = it->second.teid;
-  pending_.erase(it);
   ++counters_.delete_bearer_answered;
-  drop_context(teid);
+  drop_context(*teid);
   v2::Reply r;
   if (v2::decode_reply(msg, r) == v2::Status::kOk) check_recovery(in.from.addr, r.recovery);
 }
@@ -386,58 +387,33 @@ std::vector<uint8_t> Pgw::invalid_length(const v2::Header& h) const {
 void Pgw::on_session_ended(uint32_t uplink_teid, int64_t now_ms, std::vector<Datagram>& out) {
   auto it = contexts_.find(uplink_teid);
   if (it == contexts_.end()) return;
-  for (const auto& [seq, p] : pending_) {
-    if (p.teid == uplink_teid) return;  // already being deleted
-  }
+  if (pending_.has(uplink_teid)) return;  // already being deleted
   const Context& c = it->second;
   const uint32_t seq = next_seq_;
   next_seq_ = (next_seq_ + 1) & kSeqMask;
   if (next_seq_ == 0) next_seq_ = 1;
-  Pending p;
-  p.teid = uplink_teid;
-  p.request = {{cfg_.control_addr, kGtpcPort},
-               c.peer_control,
-               v2::build_delete_bearer_request(c.peer_teid, seq, c.ebi)};
-  p.deadline_ms = now_ms + cfg_.request_timeout_ms;
-  p.retries_left = cfg_.request_retries;
-  out.push_back(p.request);
-  pending_[seq] = std::move(p);
+  pending_.send(seq, uplink_teid,
+                {{cfg_.control_addr, kGtpcPort},
+                 c.peer_control,
+                 v2::build_delete_bearer_request(c.peer_teid, seq, c.ebi)},
+                now_ms, out);
   ++counters_.delete_bearer_sent;
 }
 
 void Pgw::tick(int64_t now_ms, std::vector<Datagram>& out) {
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    Pending& p = it->second;
-    if (p.deadline_ms > now_ms) {
-      ++it;
-    } else if (p.retries_left > 0) {
-      --p.retries_left;
-      p.deadline_ms = now_ms + cfg_.request_timeout_ms;
-      out.push_back(p.request);
-      ++it;
-    } else {
-      // N3 exhausted: the peer is gone or lost the bearer; the session already ended.
-      ++counters_.delete_bearer_timeouts;
-      const uint32_t teid = p.teid;
-      it = pending_.erase(it);
-      drop_context(teid);
-    }
+  // N3 exhausted: the peer is gone or lost the bearer; the session already ended.
+  for (const uint32_t teid : pending_.tick(now_ms, out)) {
+    ++counters_.delete_bearer_timeouts;
+    drop_context(teid);
   }
-  expire_cache(now_ms);
-  batch_.clear();
+  cache_.expire(now_ms);
 }
 
-void Pgw::forget_responses() {
-  for (const CacheKey& k : batch_) cache_.erase(k);
-  batch_.clear();
-}
+void Pgw::forget_responses() { cache_.forget_batch(); }
 
 void Pgw::check_recovery(core::Ipv4 peer, std::optional<uint8_t> recovery) {
-  if (!recovery) return;
-  const auto [it, first] = peer_recovery_.try_emplace(peer.value, *recovery);
-  if (first || it->second == *recovery) return;
-  // The peer restarted and lost its sessions (29.274 7.1.1, 23.007): ours with it are stale.
-  it->second = *recovery;
+  // A restarted peer lost its sessions (29.274 7.1.1, 23.007): ours with it are stale.
+  if (!restarts_.restarted(peer, recovery)) return;
   ++counters_.peer_restarts;
   std::vector<uint32_t> stale;
   for (const auto& [teid, c] : contexts_) {
@@ -456,7 +432,7 @@ void Pgw::drop_context(uint32_t teid) {
     by_imsi_.erase(im);
   }
   contexts_.erase(it);
-  std::erase_if(pending_, [teid](const auto& e) { return e.second.teid == teid; });
+  pending_.drop(teid);
 }
 
 bool Pgw::peer_allowed(core::Ipv4 peer) const {
@@ -465,24 +441,10 @@ bool Pgw::peer_allowed(core::Ipv4 peer) const {
              cfg_.allowed_peers.end();
 }
 
-void Pgw::reply(const Datagram& in, const CacheKey& key, std::vector<uint8_t> payload,
+void Pgw::reply(const Datagram& in, const ResponseCache::Key& key, std::vector<uint8_t> payload,
                 int64_t now_ms, std::vector<Datagram>& out) {
-  if (cfg_.response_cache_ms > 0) {
-    const int64_t expires = now_ms + cfg_.response_cache_ms;
-    cache_[key] = {in.payload, payload, expires};
-    cache_order_.emplace_back(expires, key);
-    batch_.push_back(key);
-  }
+  cache_.remember(key, in.payload, payload, now_ms);
   out.push_back({{cfg_.control_addr, kGtpcPort}, in.from, std::move(payload)});
-}
-
-void Pgw::expire_cache(int64_t now_ms) {
-  while (!cache_order_.empty() && cache_order_.front().first <= now_ms) {
-    // A key answered again later has a later expiry: only the entry that is due goes.
-    auto it = cache_.find(cache_order_.front().second);
-    if (it != cache_.end() && it->second.expires_ms <= now_ms) cache_.erase(it);
-    cache_order_.pop_front();
-  }
 }
 
 }  // namespace simcore::gtpc

@@ -9,17 +9,16 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "control/gtpc/attach_backend.h"
 #include "control/gtpc/datagram.h"
 #include "control/gtpc/gtpv2.h"
+#include "control/gtpc/transactions.h"
 #include "core/types.h"
 
 namespace simcore::gtpc {
@@ -103,20 +102,6 @@ class Pgw {
     bool s11 = false;  // created by an MME/SGSN on S11/S4: we answer as its SGW
     std::string imsi;
   };
-  // A request we sent and await the response of.
-  struct Pending {
-    uint32_t teid = 0;  // ours: the context it deletes
-    Datagram request;
-    int64_t deadline_ms = 0;
-    int retries_left = 0;
-  };
-  using CacheKey = std::tuple<uint32_t, uint16_t, uint32_t, uint8_t>;  // addr, port, seq, type
-  struct Cached {
-    std::vector<uint8_t> request;  // a retransmission is byte for byte the same (7.6)
-    std::vector<uint8_t> response;
-    int64_t expires_ms = 0;
-  };
-
   void handle_v2(const Datagram& in, const v2::Message& msg, int64_t now_ms,
                  std::vector<Datagram>& out);
   std::vector<uint8_t> handle_create(const Datagram& in, const v2::Message& msg);
@@ -129,21 +114,18 @@ class Pgw {
   void check_recovery(core::Ipv4 peer, std::optional<uint8_t> recovery);
   void drop_context(uint32_t teid);
   bool peer_allowed(core::Ipv4 peer) const;
-  void reply(const Datagram& in, const CacheKey& key, std::vector<uint8_t> payload, int64_t now_ms,
-             std::vector<Datagram>& out);
-  void expire_cache(int64_t now_ms);
+  void reply(const Datagram& in, const ResponseCache::Key& key, std::vector<uint8_t> payload,
+             int64_t now_ms, std::vector<Datagram>& out);
 
   AttachBackend& backend_;
   PgwConfig cfg_;
   PgwCounters counters_;
-  std::map<uint32_t, Context> contexts_;       // by our TEID (= the backend's uplink TEID)
-  std::map<std::string, uint32_t> by_imsi_;    // one PDN connection per IMSI
-  std::map<uint32_t, uint8_t> peer_recovery_;  // peer address → its last Recovery
-  std::map<uint32_t, Pending> pending_;        // by our sequence number
+  std::map<uint32_t, Context> contexts_;     // by our TEID (= the backend's uplink TEID)
+  std::map<std::string, uint32_t> by_imsi_;  // one PDN connection per IMSI
+  ResponseCache cache_;
+  PendingRequests pending_;  // our Delete Bearer Requests
+  PeerRestarts restarts_;
   uint32_t next_seq_ = 1;
-  std::map<CacheKey, Cached> cache_;
-  std::deque<std::pair<int64_t, CacheKey>> cache_order_;  // insertion (= expiry) order
-  std::vector<CacheKey> batch_;  // cached since the last tick(): not yet known to be sent
 };
 
 }  // namespace simcore::gtpc

@@ -654,8 +654,8 @@ Bytes from_hex(const std::string& hex) {
 }
 
 TEST_F(PgwTest, CaptureCreateSessionRequestsAreAccepted) {
-  if (!fs::exists(kPcapDir)) GTEST_SKIP() << "no captures in " << kPcapDir;
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  ASSERT_TRUE(fs::exists(kPcapDir)) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_TSHARK();
   int accepted = 0;
   for (const char* name : {"magma_s8_attach_gtpu.pcapng", "magma_s8_attach_idle_connected.pcapng",
                            "magma_s11_nsa_connection.pcap", "ndpi_gtpv2_create_delete.pcap"}) {
@@ -709,7 +709,7 @@ Bytes frame_of(const Datagram& d) {
 }
 
 TEST_F(PgwTest, TsharkDecodesEverythingWeEmit) {
-  if (!dp::testing::have_tshark()) GTEST_SKIP() << "tshark not installed";
+  SIMCORE_REQUIRE_TSHARK();
   std::vector<Datagram> emitted;
   auto keep = [&](std::vector<Datagram> out) {
     for (Datagram& d : out) emitted.push_back(std::move(d));

@@ -11,51 +11,21 @@
 #include <thread>
 
 #include "dataplane/dpdk/engine_test_support.h"
+#include "tests/support/netns.h"
 
 namespace simcore::dp {
 namespace {
 
 using namespace enginetest;  // NOLINT: the test vocabulary
 
-// Runs a shell command (bounded by `timeout`), returns its stdout.
-std::string sh(const std::string& command) {
-  std::string out;
-  if (FILE* p = popen(("timeout 10 " + command + " 2>&1").c_str(), "r")) {
-    char buf[512];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    pclose(p);
-  }
-  return out;
-}
-
-// A namespace with one end of a veth pair (192.0.2.77/24); the other end stays here for DPDK.
-struct Veth {
-  std::string ns, here, there;
-  Veth() {
-    const std::string id = std::to_string(getpid() % 100000);
-    ns = "scafp" + id;
-    here = "scA" + id;
-    there = "scB" + id;
-    sh("ip netns add " + ns);
-    sh("ip link add " + here + " type veth peer name " + there);
-    sh("ip link set " + there + " netns " + ns);
-    sh("ip netns exec " + ns + " ip addr add 192.0.2.77/24 dev " + there);
-    sh("ip netns exec " + ns + " ip link set " + there + " up");
-    sh("ip link set " + here + " up");
-  }
-  ~Veth() {
-    sh("ip link del " + here);
-    sh("ip netns del " + ns);
-  }
-  bool ok() const { return sh("ip link show " + here).find(here) != std::string::npos; }
-};
+using testlab::sh;
 
 TEST(EngineAfPacket, ALinuxHostResolvesOurAccessAddressByArp) {
-  if (geteuid() != 0 || std::system("command -v ip >/dev/null 2>&1") != 0) {
+  if (!testlab::can_build_namespaces()) {
     if (std::getenv("CI") != nullptr) FAIL() << "CI runs as root with iproute2";
     GTEST_SKIP() << "needs root and iproute2 for a network namespace";
   }
-  Veth veth;
+  testlab::Netns veth("afp", "192.0.2.77/24");
   ASSERT_TRUE(veth.ok()) << sh("ip link");
   std::vector<rte_ring*> rings;
   for (int i = 0; i < 2; ++i) {

@@ -13,6 +13,7 @@
 
 #include "dataplane/dpdk/engine_test_support.h"
 #include "dataplane/testing/pcap_io.h"
+#include "dataplane/testing/tshark.h"
 
 namespace simcore::dp {
 namespace {
@@ -43,7 +44,6 @@ std::vector<std::string> lines(const std::string& s) {
   return out;
 }
 
-bool have_tshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
 
 // A scratch directory per test, removed afterwards unless SIMCORE_KEEP_PCAPS is set (to open
 // the files in Wireshark).
@@ -95,10 +95,7 @@ Counters replay(const fs::path& dir, const core::TablesPtr& tables, size_t frame
 }
 
 TEST(EnginePcap, OutputDecodesInTsharkWithTeidsNatAndVlan) {
-  if (!have_tshark()) {
-    if (std::getenv("CI") != nullptr) FAIL() << "tshark is required under CI";
-    GTEST_SKIP() << "tshark not installed";
-  }
+  SIMCORE_REQUIRE_TSHARK();
   Policy policy(4);
   const uint32_t kPublic = ip("203.0.113.9");
   policy.forward_port(1, kPublic, 5060, 5060);

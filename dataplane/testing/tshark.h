@@ -3,14 +3,25 @@
 // it calls malformed or flags with an error-level expert info.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 namespace simcore::dp::testing {
 
-// Whether tshark is installed (tests skip their tshark checks otherwise).
+// Whether tshark is installed.
 bool have_tshark();
+
+// In a test body: without tshark the test is skipped on a developer's machine, and fails under
+// CI, where scripts/bootstrap installs it (a silent skip there would hide the check).
+#define SIMCORE_REQUIRE_TSHARK()                                                     \
+  do {                                                                               \
+    if (!::simcore::dp::testing::have_tshark()) {                                    \
+      if (std::getenv("CI") != nullptr) FAIL() << "tshark is required under CI";     \
+      GTEST_SKIP() << "tshark not installed (scripts/bootstrap installs it)";        \
+    }                                                                                \
+  } while (false)
 
 // Runs `command` through the shell and returns its stdout (empty on failure).
 std::string run_command(const std::string& command);
