@@ -1192,8 +1192,8 @@ class Loader {
         }
       }
       if (e.failed || !p.attach) continue;
-      // A simulated attach, so the compiled session tables have rows. The real one comes from
-      // GTP-C (Create Session / Create PDP Context) once control/attach exists.
+      // A simulated attach, so the compiled session tables have rows. In simcored sessions come
+      // from GTP-C; simcore-sim replay turns these into real Create Session Requests.
       const uint32_t slot = t.slot.value;
       core::AttachRequest req;
       req.uplink_teid = kFirstUplinkTeid + slot;

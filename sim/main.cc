@@ -6,13 +6,18 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "control/account_file.h"
 #include "dataplane/dpdk/eal.h"
 #include "sim/generator.h"
+#include "sim/link.h"
+#include "sim/online.h"
+#include "sim/provision.h"
 #include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/validate.h"
@@ -36,6 +41,18 @@ constexpr const char* kUsage = R"(usage:
       DIR/core.pcapng; prints a summary. --against replays on another account's tables
       (with the scenario's sessions), expectations still from the scenario's account: the
       mismatches are what that change would do to the traffic.
+  simcore-sim provision SCENARIO --api HOST:PORT --client-id ID --client-secret SECRET
+                       [--account ACCOUNT.yaml]
+      Creates the scenario's account (profiles, networks, groups, Things; not its sessions,
+      which come from attach) in a running simcored through its HTTP API. --account
+      provisions another account instead: a replay then shows what that policy changes.
+  simcore-sim replay SCENARIO --access IF --core IF --out DIR [--no-progress]
+      The online replay (root): plays the SGW/SGSN and the core-side hosts on the far ends
+      of the veth pairs whose near ends simcored's net_af_packet ports hold. Attaches every
+      session over GTP-C, rewrites the frames to the TEIDs and addresses simcored chose,
+      sends them and checks where each one went. Writes DIR/report.json; prints a summary
+      with the attach results, first-packet latency and throughput. simcored's ports must
+      have the generator's addresses and MACs (sim/README.md).
   simcore-sim --help
 
 exit status: 0 no mismatch, 1 mismatches, 2 bad input, 3 the replay could not run
@@ -85,12 +102,89 @@ struct Args {
   std::string scenario;
   std::string out;
   std::string against;
+  std::string api, client_id, client_secret, account;
+  std::string access_if, core_if;
   bool progress = true;
 };
 
 int usage_error(const std::string& why) {
   std::cerr << "simcore-sim: " << why << "\n" << kUsage;
   return kExitBadInput;
+}
+
+std::optional<simcore::sim::Endpoint> parse_endpoint(const std::string& s) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  const std::string port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const unsigned long n = std::stoul(port);
+  if (n == 0 || n > 65535) return std::nullopt;
+  return simcore::sim::Endpoint{s.substr(0, colon), static_cast<uint16_t>(n)};
+}
+
+int provision(const sim::Scenario& scenario, const Args& a) {
+  const auto endpoint = parse_endpoint(a.api);
+  if (!endpoint) return usage_error("--api must be HOST:PORT");
+  simcore::core::Result<simcore::core::Account> account =
+      simcore::core::Error(simcore::core::Code::kInternal, "unset");
+  if (a.account.empty()) {
+    account = sim::load_scenario_account(scenario);
+  } else if (auto loaded = simcore::ctl::load_account_yaml(a.account); loaded) {
+    account = std::move(loaded->account);
+  } else {
+    account = simcore::core::Error(loaded.error().code(), a.account + ": " + loaded.error().message());
+  }
+  if (!account) {
+    std::cerr << "simcore-sim: " << account.error().message() << "\n";
+    return kExitBadInput;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto token = sim::fetch_token(*endpoint, a.client_id, a.client_secret);
+  if (!token) {
+    std::cerr << "simcore-sim: " << token.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto done = sim::provision(account->model(), {*endpoint, "/iot/jpu/iotprogrammablesim", *token});
+  if (!done) {
+    std::cerr << "simcore-sim: provisioning failed: " << done.error().message() << "\n";
+    return kExitFailure;
+  }
+  std::printf("provisioned %zu Things, %zu networks, %zu IP Profiles, %zu Things Groups in %zu "
+              "requests (%.2f s)\n",
+              done->things, done->network_ids.size(), done->profile_ids.size(),
+              done->group_ids.size(), done->requests, since(t0));
+  for (const std::string& n : done->notes) std::printf("note: %s\n", n.c_str());
+  return kExitOk;
+}
+
+int replay(const Args& a, const sim::Scenario& scenario, const sim::Traffic& traffic,
+           ProgressBar& bar, double gen_s) {
+  auto link = sim::AfPacketLink::open(a.access_if, a.core_if);
+  if (!link) {
+    std::cerr << "simcore-sim: " << link.error().message() << "\n";
+    return kExitFailure;
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  const std::filesystem::path out(a.out);
+  sim::OnlineOptions o;
+  o.capture = (out / "online.pcapng").string();
+  auto run = sim::replay_online(scenario, traffic, *link, o, bar.callback("replay"));
+  if (!run) {
+    std::cerr << "simcore-sim: " << run.error().message() << "\n";
+    return kExitFailure;
+  }
+  if (!write_file(out / "report.json", sim::online_report_json(a.scenario, traffic, *run))) {
+    return kExitFailure;
+  }
+  std::fputs(sim::online_report_text(a.scenario, traffic, *run).c_str(), stdout);
+  std::printf("time: generate %.2f s, attach and replay %.2f s; report in %s, every frame "
+              "sent and received in %s\n",
+              gen_s, since(t1), (out / "report.json").c_str(), o.capture.c_str());
+  const bool ok = sim::online_mismatches(traffic, *run).empty() &&
+                  sim::attach_mismatches(*run).empty();
+  return ok ? kExitOk : kExitMismatch;
 }
 
 int run(const Args& a) {
@@ -134,6 +228,8 @@ int run(const Args& a) {
     for (const std::string& n : traffic->notes) std::printf("note: %s\n", n.c_str());
     return kExitOk;
   }
+
+  if (a.command == "replay") return replay(a, *scenario, *traffic, bar, gen_s);
 
   simcore::dp::EalOptions eal;
   eal.memory_mb = 1024;
@@ -187,6 +283,18 @@ int main(int argc, char** argv) {
       if (!value(a.out)) return usage_error("--out needs a directory");
     } else if (s == "--against") {
       if (!value(a.against)) return usage_error("--against needs an account file");
+    } else if (s == "--api") {
+      if (!value(a.api)) return usage_error("--api needs HOST:PORT");
+    } else if (s == "--client-id") {
+      if (!value(a.client_id)) return usage_error("--client-id needs a value");
+    } else if (s == "--client-secret") {
+      if (!value(a.client_secret)) return usage_error("--client-secret needs a value");
+    } else if (s == "--account") {
+      if (!value(a.account)) return usage_error("--account needs an account file");
+    } else if (s == "--access") {
+      if (!value(a.access_if)) return usage_error("--access needs an interface");
+    } else if (s == "--core") {
+      if (!value(a.core_if)) return usage_error("--core needs an interface");
     } else if (s == "--no-progress") {
       a.progress = false;
     } else if (!s.empty() && s[0] == '-') {
@@ -199,10 +307,25 @@ int main(int argc, char** argv) {
       return usage_error("unexpected argument " + s);
     }
   }
-  if (a.command != "generate" && a.command != "validate") {
+  if (a.command != "generate" && a.command != "validate" && a.command != "provision" &&
+      a.command != "replay") {
     return usage_error("unknown command \"" + a.command + "\"");
   }
   if (a.scenario.empty()) return usage_error("no scenario file");
+  if (a.command == "provision") {
+    if (a.api.empty() || a.client_id.empty() || a.client_secret.empty()) {
+      return usage_error("provision needs --api, --client-id and --client-secret");
+    }
+    auto scenario = sim::load_scenario(a.scenario);
+    if (!scenario) {
+      std::cerr << "simcore-sim: " << scenario.error().message() << "\n";
+      return kExitBadInput;
+    }
+    return provision(*scenario, a);
+  }
+  if (a.command == "replay" && (a.access_if.empty() || a.core_if.empty())) {
+    return usage_error("replay needs --access and --core");
+  }
   if (a.out.empty()) return usage_error("--out is required");
   if (a.command == "generate" && !a.against.empty()) {
     return usage_error("--against is for validate");

@@ -36,4 +36,12 @@ std::vector<std::vector<std::string>> tshark_fields(const std::filesystem::path&
 // each with its protocol column and info ("" when none).
 std::string tshark_problems(const std::filesystem::path& file);
 
+// The same, among the frames `filter` selects, for problems in the layers simcore writes:
+// Ethernet, 802.1Q, ARP, IPv4, UDP, TCP, ICMP, GTP (v1-C and U) and GTPv2. A frame counts when
+// its dissection ends in one of those (an exception stops it there); random payload bytes that
+// a port-guessed application dissector misreads (CoAP on 5683, DNS on 53, ...) do not, as they
+// are no protocol of ours.
+std::string tshark_problems_in_our_layers(const std::filesystem::path& file,
+                                          const std::string& filter);
+
 }  // namespace simcore::dp::testing
