@@ -14,6 +14,7 @@
 
 #include "control/account_file.h"
 #include "dataplane/dpdk/eal.h"
+#include "sim/check.h"
 #include "sim/generator.h"
 #include "sim/link.h"
 #include "sim/online.h"
@@ -53,6 +54,11 @@ constexpr const char* kUsage = R"(usage:
       sends them and checks where each one went. Writes DIR/report.json; prints a summary
       with the attach results, first-packet latency and throughput. simcored's ports must
       have the generator's addresses and MACs (sim/README.md).
+  simcore-sim check --account ACCOUNT.yaml [--access-pcap FILE] [--core-pcap FILE] --out DIR
+      Any capture against an account, offline: every frame through the DPDK engine on the
+      account's tables (our access address: the outer destination of the first G-PDU), each
+      frame the policy decides compared with the reference evaluator's decision. Writes
+      DIR/report.json and the annotated DIR/access.pcapng and DIR/core.pcapng.
   simcore-sim --help
 
 exit status: 0 no mismatch, 1 mismatches, 2 bad input, 3 the replay could not run
@@ -104,6 +110,7 @@ struct Args {
   std::string against;
   std::string api, client_id, client_secret, account;
   std::string access_if, core_if;
+  std::string access_pcap, core_pcap;
   bool progress = true;
 };
 
@@ -185,6 +192,42 @@ int replay(const Args& a, const sim::Scenario& scenario, const sim::Traffic& tra
   const bool ok = sim::online_mismatches(traffic, *run).empty() &&
                   sim::attach_mismatches(*run).empty();
   return ok ? kExitOk : kExitMismatch;
+}
+
+int check(const Args& a) {
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec) {
+    std::cerr << "simcore-sim: cannot create " << a.out << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  simcore::dp::EalOptions eal;
+  eal.memory_mb = 1024;
+  eal.log_level = "error";
+  if (auto st = simcore::dp::eal_init(eal); !st) {
+    std::cerr << "simcore-sim: " << st.error().message() << "\n";
+    return kExitFailure;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto checked = sim::check_pcaps({a.account, a.access_pcap, a.core_pcap, 0, 0, a.out});
+  if (!checked) {
+    std::cerr << "simcore-sim: " << checked.error().message() << "\n";
+    return checked.error().code() == simcore::core::Code::kInvalidArgument ? kExitBadInput
+                                                                           : kExitFailure;
+  }
+  std::string what = a.access_pcap;
+  if (!a.core_pcap.empty()) what += (what.empty() ? "" : " + ") + a.core_pcap;
+  const sim::ReportInfo info{what, 0, a.account};
+  if (!write_file(std::filesystem::path(a.out) / "report.json",
+                  sim::report_json(info, checked->traffic, checked->replayed))) {
+    return kExitFailure;
+  }
+  std::fputs(sim::report_text(info, checked->traffic, checked->replayed).c_str(), stdout);
+  std::printf("%zu frames replayed in %.2f s, %zu decided by the policy and compared, %zu handled "
+              "before it (ARP, Echo, GTP-C/IKE punts, parse drops); report in %s\n",
+              checked->frames, since(t0), checked->traffic.frames.size(), checked->not_policy,
+              a.out.c_str());
+  return sim::mismatches(checked->traffic, checked->replayed).empty() ? kExitOk : kExitMismatch;
 }
 
 int run(const Args& a) {
@@ -291,6 +334,10 @@ int main(int argc, char** argv) {
       if (!value(a.client_secret)) return usage_error("--client-secret needs a value");
     } else if (s == "--account") {
       if (!value(a.account)) return usage_error("--account needs an account file");
+    } else if (s == "--access-pcap") {
+      if (!value(a.access_pcap)) return usage_error("--access-pcap needs a file");
+    } else if (s == "--core-pcap") {
+      if (!value(a.core_pcap)) return usage_error("--core-pcap needs a file");
     } else if (s == "--access") {
       if (!value(a.access_if)) return usage_error("--access needs an interface");
     } else if (s == "--core") {
@@ -308,8 +355,17 @@ int main(int argc, char** argv) {
     }
   }
   if (a.command != "generate" && a.command != "validate" && a.command != "provision" &&
-      a.command != "replay") {
+      a.command != "replay" && a.command != "check") {
     return usage_error("unknown command \"" + a.command + "\"");
+  }
+  if (a.command == "check") {
+    if (!a.scenario.empty()) return usage_error("check takes no scenario");
+    if (a.account.empty()) return usage_error("check needs --account");
+    if (a.access_pcap.empty() && a.core_pcap.empty()) {
+      return usage_error("check needs --access-pcap and/or --core-pcap");
+    }
+    if (a.out.empty()) return usage_error("--out is required");
+    return check(a);
   }
   if (a.scenario.empty()) return usage_error("no scenario file");
   if (a.command == "provision") {

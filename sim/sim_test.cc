@@ -16,6 +16,7 @@
 
 #include "control/account_file.h"
 #include "core/reference_eval.h"
+#include "sim/check.h"
 #include "sim/generator.h"
 #include "sim/report.h"
 #include "sim/scenario.h"
@@ -210,6 +211,71 @@ TEST(Against, OneRuleChangesExactlyThePredictedFrames) {
   });
 }
 
+// --- check: captures against an account.
+
+struct CheckCounts {
+  size_t compared = 0, not_policy = 0, mismatched = 0;
+  std::map<std::string, size_t> expected;  // expected key → frames
+  std::vector<std::string> keys;           // per compared frame
+};
+
+CheckCounts check_demo_pcaps(const fs::path& dir, const std::string& account) {
+  CheckCounts c;
+  auto r = check_pcaps({account, (dir / "access.pcap").string(), (dir / "core.pcap").string(),
+                        0, 0, ""});
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  if (!r.ok()) return c;
+  c.compared = r->traffic.frames.size();
+  c.not_policy = r->not_policy;
+  c.mismatched = mismatches(r->traffic, r->replayed).size();
+  for (const SimFrame& f : r->traffic.frames) {
+    c.keys.push_back(expected_key(f.expect));
+    ++c.expected[c.keys.back()];
+  }
+  EXPECT_EQ(r->frames, c.compared + c.not_policy);
+  return c;
+}
+
+// The generated captures, checked against the scenario's account and against one with the
+// Cameras network isolated: the engine agrees with the reference evaluator both times, and the
+// expectations are the given account's (the hairpinned camera streams become isolation drops).
+TEST(Check, CapturesAgainstAnAccountUseThatAccountsPolicy) {
+  const DemoRun& d = demo();
+  const fs::path dir = temp_dir();
+  ASSERT_TRUE(write_pcap((dir / "access.pcap").string(), d.traffic, dp::Port::kAccess).ok());
+  ASSERT_TRUE(write_pcap((dir / "core.pcap").string(), d.traffic, dp::Port::kCore).ok());
+  auto text = account_text(d.scenario);
+  ASSERT_TRUE(text.ok());
+  std::ofstream(dir / "own.yaml") << *text;
+  CheckCounts own = check_demo_pcaps(dir, (dir / "own.yaml").string());
+  EXPECT_EQ(own.mismatched, 0u);
+  EXPECT_EQ(own.compared + own.not_policy, d.traffic.frames.size());
+  EXPECT_GT(own.compared, 60000u);
+  ASSERT_GT(own.expected.count("HAIRPIN"), 0u);
+
+  const std::string changed = changed_account(d.scenario, dir, [](YAML::Node& doc) {
+    for (YAML::Node n : doc["networks"]) {
+      if (n["name"].as<std::string>() == "Cameras") n["isolation"] = true;
+    }
+  });
+  CheckCounts isolated = check_demo_pcaps(dir, changed);
+  EXPECT_EQ(isolated.mismatched, 0u);
+  EXPECT_EQ(isolated.expected.count("HAIRPIN"), 0u);
+  ASSERT_EQ(isolated.keys.size(), own.keys.size());
+  for (size_t i = 0; i < own.keys.size(); ++i) {
+    if (own.keys[i] == "HAIRPIN") {
+      EXPECT_EQ(isolated.keys[i], "DROP uplink.isolation") << i;
+    }
+  }
+
+  // Input errors name the file.
+  auto missing = check_pcaps({changed, (dir / "nope.pcap").string(), "", 0, 0, ""});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), core::Code::kInvalidArgument);
+  EXPECT_NE(missing.error().message().find("nope.pcap"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 // --- The binary.
 
 int run(const std::string& args, const fs::path& log) {
@@ -268,6 +334,24 @@ TEST(Cli, EndToEnd) {
   std::ofstream(dir / "bad2.yaml") << "account: nope.yaml\n";
   EXPECT_EQ(run("generate " + (dir / "bad2.yaml").string() + " --out " + dir.string(), log), 2);
   EXPECT_NE(slurp(log).find("account: cannot read account file"), std::string::npos) << slurp(log);
+
+  // check: the generated captures against the demo account pass; an unreadable capture is
+  // bad input naming the file; check without a capture is a usage error.
+  const std::string account = std::string(SIMCORE_SOURCE_DIR) + "/configs/demo.yaml";
+  EXPECT_EQ(run("check --account " + account + " --access-pcap " +
+                    (dir / "gen" / "access.pcap").string() + " --core-pcap " +
+                    (dir / "gen" / "core.pcap").string() + " --out " +
+                    (dir / "check").string(),
+                log),
+            0)
+      << slurp(log);
+  EXPECT_TRUE(fs::exists(dir / "check" / "access.pcapng"));
+  EXPECT_EQ(run("check --account " + account + " --access-pcap " + (dir / "nope.pcap").string() +
+                    " --out " + dir.string(),
+                log),
+            2);
+  EXPECT_NE(slurp(log).find("nope.pcap"), std::string::npos) << slurp(log);
+  EXPECT_EQ(run("check --account " + account + " --out " + dir.string(), log), 2);
   fs::remove_all(dir);
 }
 
