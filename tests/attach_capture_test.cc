@@ -73,6 +73,7 @@ class CreateSessionFromCapture : public ::testing::TestWithParam<Capture> {};
 
 TEST_P(CreateSessionFromCapture, IsAcceptedOnceItsImsisAreProvisioned) {
   SIMCORE_REQUIRE_TSHARK();
+  SIMCORE_REQUIRE_PCAPS(kPcaps);
   const fs::path file = kPcaps / GetParam().file;
   const auto requests = dp::testing::tshark_fields(
       file, "gtpv2.message_type == 32", {"e212.imsi", "gtpv2.apn", "e212.mcc", "ip.dst"});
@@ -153,6 +154,7 @@ INSTANTIATE_TEST_SUITE_P(
 // capture's own bytes.
 TEST(MagmaS8, GpdusFlowThroughTheSessionItsCreateSessionSetUp) {
   SIMCORE_REQUIRE_TSHARK();
+  SIMCORE_REQUIRE_PCAPS(kPcaps);
   namespace v2 = gtpc::v2;
   const fs::path file = kPcaps / "magma_s8_attach_gtpu.pcapng";
   const auto csr = dp::testing::tshark_fields(
@@ -289,6 +291,7 @@ TEST(MagmaS8, GpdusFlowThroughTheSessionItsCreateSessionSetUp) {
 
 TEST(AttachCaptures, EveryGtpcDatagramOfEveryCaptureIsHandledAndEveryAnswerDecodes) {
   SIMCORE_REQUIRE_TSHARK();
+  SIMCORE_REQUIRE_PCAPS(kPcaps);
   testing::ServiceHarness h;
   size_t files = 0;
   for (const auto& entry : fs::directory_iterator(kPcaps)) {

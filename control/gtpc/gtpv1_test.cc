@@ -88,7 +88,8 @@ Status decode_all(std::span<const uint8_t> bytes) {
 bool have_pcaps() { return fs::exists(kPcapDir / kPcaps[0]); }
 
 TEST(Gtpv1Pcap, EveryGtpcPayloadDecodesOrIsRefused) {
-  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_PCAPS(kPcapDir);
+  ASSERT_TRUE(have_pcaps()) << "no " << kPcaps[0] << " in " << kPcapDir;
   SIMCORE_REQUIRE_TSHARK();  // it reads the edge-case capture
   size_t v1_messages = 0, other_versions = 0;
   for (const char* name : kPcaps) {
@@ -154,7 +155,8 @@ void expect_creates_match_tshark(const fs::path& file) {
 }
 
 TEST(Gtpv1Pcap, CreatePdpRequestMatchesTshark) {
-  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_PCAPS(kPcapDir);
+  ASSERT_TRUE(have_pcaps()) << "no " << kPcaps[0] << " in " << kPcapDir;
   SIMCORE_REQUIRE_TSHARK();
   expect_creates_match_tshark(kPcapDir / "zeek_gtp_create_pdp_ctx.pcap");
 }

@@ -98,7 +98,8 @@ Status decode_all(std::span<const uint8_t> bytes) {
 bool have_pcaps() { return fs::exists(kPcapDir / kPcaps[0]); }
 
 TEST(Gtpv2Pcap, EveryGtpcPayloadDecodesOrReportsAStatus) {
-  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_PCAPS(kPcapDir);
+  ASSERT_TRUE(have_pcaps()) << "no " << kPcaps[0] << " in " << kPcapDir;
   SIMCORE_REQUIRE_TSHARK();  // it reads the edge-case capture
   for (const char* name : kPcaps) {
     // The edge cases are malformed on purpose (their statuses are checked below); the magma
@@ -119,7 +120,8 @@ TEST(Gtpv2Pcap, EveryGtpcPayloadDecodesOrReportsAStatus) {
 }
 
 TEST(Gtpv2Pcap, EdgeCasesGetTheirStatus) {
-  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_PCAPS(kPcapDir);
+  ASSERT_TRUE(have_pcaps()) << "no " << kPcaps[0] << " in " << kPcapDir;
   SIMCORE_REQUIRE_TSHARK();
   const std::vector<Captured> msgs = gtpc_payloads(kPcapDir / "pcapplusplus_gtpv2_edge_cases.pcap");
   auto frame = [&](int n) -> const Bytes& {
@@ -182,7 +184,8 @@ std::pair<std::string, std::string> tshark_serving_network(const fs::path& file,
 }
 
 TEST(Gtpv2Pcap, CreateSessionRequestsMatchTshark) {
-  ASSERT_TRUE(have_pcaps()) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_PCAPS(kPcapDir);
+  ASSERT_TRUE(have_pcaps()) << "no " << kPcaps[0] << " in " << kPcapDir;
   SIMCORE_REQUIRE_TSHARK();
   int checked = 0;
   for (const char* name : kPcaps) {

@@ -654,7 +654,7 @@ Bytes from_hex(const std::string& hex) {
 }
 
 TEST_F(PgwTest, CaptureCreateSessionRequestsAreAccepted) {
-  ASSERT_TRUE(fs::exists(kPcapDir)) << "no captures in " << kPcapDir;
+  SIMCORE_REQUIRE_PCAPS(kPcapDir);
   SIMCORE_REQUIRE_TSHARK();
   int accepted = 0;
   for (const char* name : {"magma_s8_attach_gtpu.pcapng", "magma_s8_attach_idle_connected.pcapng",

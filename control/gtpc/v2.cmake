@@ -7,4 +7,4 @@ simcore_add_gtest(simcore_gtpv2_test
           ${CMAKE_CURRENT_SOURCE_DIR}/pgw_test.cc
   LIBS simcore_gtpc simcore_packet_testing LABELS "control;gtpc")
 target_compile_definitions(simcore_gtpv2_test PRIVATE
-  SIMCORE_PCAP_DIR="${PROJECT_SOURCE_DIR}/../shared/pcaps")
+  SIMCORE_PCAP_DIR="${SIMCORE_PCAP_DIR}")

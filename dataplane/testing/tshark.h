@@ -23,6 +23,16 @@ bool have_tshark();
     }                                                                                \
   } while (false)
 
+// In a test body that reads the shared captures: they live beside the checkout
+// (../shared/pcaps), not in it, so where they are absent the test is skipped, naming the
+// directory (CMake's SIMCORE_PCAP_DIR). Present, every file a test names must be there.
+#define SIMCORE_REQUIRE_PCAPS(dir)                                                     \
+  do {                                                                                 \
+    if (!std::filesystem::is_directory(dir)) {                                         \
+      GTEST_SKIP() << "no shared captures at " << (dir) << " (set SIMCORE_PCAP_DIR)"; \
+    }                                                                                  \
+  } while (false)
+
 // Runs `command` through the shell and returns its stdout (empty on failure).
 std::string run_command(const std::string& command);
 
