@@ -64,6 +64,27 @@ std::vector<Bytes> answer_capture(Service& svc, const fs::path& file, core::Ipv4
   return sent;
 }
 
+// A network with a capture's APN (APNs are fixed at creation) and `pool`, and a group in it
+// with the default profile; returns the group's id ("" after a failed expectation).
+std::string capture_group(testing::ServiceHarness& h, const std::string& apn,
+                          const std::string& pool) {
+  const testing::Reply net =
+      h.call(http::Verb::post, "/networks", R"({"name":"capture","apnName":")" + apn + R"("})");
+  EXPECT_EQ(net.status, 201) << net.body;
+  if (net.status != 201) return "";
+  const std::string net_id(net.json().at("id").as_string());
+  const testing::Reply made_pool =
+      h.call(http::Verb::post, "/networks/" + net_id + "/ippools", R"({"cidr":")" + pool + R"("})");
+  EXPECT_EQ(made_pool.status, 201) << made_pool.body;
+  const json::value groups = h.call(http::Verb::get, "/thingsgroups").json();
+  const std::string profile(groups.as_array().at(0).at("ipProfileId").as_string());
+  const testing::Reply group = h.call(
+      http::Verb::post, "/thingsgroups",
+      R"({"name":"capture","networkId":")" + net_id + R"(","ipProfileId":")" + profile + R"("})");
+  EXPECT_EQ(group.status, 201) << group.body;
+  return group.status == 201 ? std::string(group.json().at("id").as_string()) : "";
+}
+
 struct Capture {
   const char* file;
   const char* name;
@@ -87,22 +108,8 @@ TEST_P(CreateSessionFromCapture, IsAcceptedOnceItsImsisAreProvisioned) {
     imsis.insert(first(r[0]));
   }
   testing::ServiceHarness h(cfg);
-  // A network with the capture's APN (APNs are fixed at creation), and a group in it.
-  const testing::Reply net =
-      h.call(http::Verb::post, "/networks",
-             R"({"name":"capture","apnName":")" + first(requests[0][1]) + R"("})");
-  ASSERT_EQ(net.status, 201) << net.body;
-  const std::string net_id(net.json().at("id").as_string());
-  ASSERT_EQ(h.call(http::Verb::post, "/networks/" + net_id + "/ippools", R"({"cidr":"10.99.0.0/16"})")
-                .status,
-            201);
-  const json::value groups = h.call(http::Verb::get, "/thingsgroups").json();
-  const std::string profile(groups.as_array().at(0).at("ipProfileId").as_string());
-  const testing::Reply group = h.call(
-      http::Verb::post, "/thingsgroups",
-      R"({"name":"capture","networkId":")" + net_id + R"(","ipProfileId":")" + profile + R"("})");
-  ASSERT_EQ(group.status, 201) << group.body;
-  const std::string group_id(group.json().at("id").as_string());
+  const std::string group_id = capture_group(h, first(requests[0][1]), "10.99.0.0/16");
+  ASSERT_FALSE(group_id.empty());
   std::string things = R"({"things":[)";
   int n = 0;
   for (const std::string& imsi : imsis) {
@@ -171,25 +178,13 @@ TEST(MagmaS8, GpdusFlowThroughTheSessionItsCreateSessionSetUp) {
   DaemonConfig cfg;
   cfg.served_mccs.push_back(static_cast<uint16_t>(std::stoi(first(csr[0][2]))));
   testing::ServiceHarness h(cfg);
-  const testing::Reply net = h.call(http::Verb::post, "/networks",
-                                    R"({"name":"magma","apnName":")" + first(csr[0][1]) + R"("})");
-  ASSERT_EQ(net.status, 201) << net.body;
-  const std::string net_id(net.json().at("id").as_string());
-  ASSERT_EQ(h.call(http::Verb::post, "/networks/" + net_id + "/ippools",
-                   R"({"cidr":"192.168.126.0/24"})")
-                .status,
-            201);
-  const json::value groups = h.call(http::Verb::get, "/thingsgroups").json();
-  const std::string profile(groups.as_array().at(0).at("ipProfileId").as_string());
-  const testing::Reply group = h.call(
-      http::Verb::post, "/thingsgroups",
-      R"({"name":"magma","networkId":")" + net_id + R"(","ipProfileId":")" + profile + R"("})");
-  ASSERT_EQ(group.status, 201) << group.body;
+  const std::string group_id = capture_group(h, first(csr[0][1]), "192.168.126.0/24");
+  ASSERT_FALSE(group_id.empty());
   const testing::Reply made = h.call(
       http::Verb::post, "/things",
       R"({"things":[{"iccid":"8931000000000000077","imsi":")" + first(csr[0][0]) +
           R"(","state":"ACTIVE","ipLock":true,"lockedAddress":")" + ue +
-          R"(","thingsGroupId":")" + std::string(group.json().at("id").as_string()) + R"("}]})");
+          R"(","thingsGroupId":")" + group_id + R"("}]})");
   ASSERT_EQ(made.status, 201) << made.body;
 
   const auto pgw_c = core::Ipv4::parse(first(csr[0][3]));
