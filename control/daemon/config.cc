@@ -98,6 +98,47 @@ void read_port(const YAML::Node& n, const std::string& where, PortSection& p,
   }
 }
 
+void read_ike(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) {
+  IkeSection& k = d.ike.emplace();
+  if (n.IsNull()) return;  // `ike:` alone: every default
+  if (!n.IsMap()) {
+    errs.add("dataplane.ike", "must be a map");
+    return;
+  }
+  only_keys(n, "dataplane.ike",
+            {"port", "nattPort", "peerPort", "logLevel", "retransmitTries",
+             "retransmitTimeoutSeconds", "childRekeySeconds", "retrySeconds"},
+            errs);
+  core::FieldErrors e;
+  for (auto [key, field] : {std::pair{"port", &k.port}, std::pair{"nattPort", &k.natt_port},
+                            std::pair{"peerPort", &k.peer_port}}) {
+    if (read(n, key, *field, e) && *field == 0) e.add(key, "1 to 65535");
+  }
+  if (read(n, "logLevel", k.log_level, e) && (k.log_level < -1 || k.log_level > 4)) {
+    e.add("logLevel", "-1 (silent) to 4");
+  }
+  if (read(n, "retransmitTries", k.retransmit_tries, e) && k.retransmit_tries > 20) {
+    e.add("retransmitTries", "0 to 20");
+  }
+  if (read(n, "retransmitTimeoutSeconds", k.retransmit_timeout_s, e) &&
+      (k.retransmit_timeout_s < 0 || k.retransmit_timeout_s > 60)) {
+    e.add("retransmitTimeoutSeconds", "0 to 60");
+  }
+  if (read(n, "childRekeySeconds", k.child_rekey_seconds, e) && k.child_rekey_seconds != 0 &&
+      k.child_rekey_seconds < 10) {
+    e.add("childRekeySeconds", "0 (an hour) or at least 10");
+  }
+  if (read(n, "retrySeconds", k.retry_seconds, e) &&
+      (k.retry_seconds < 1 || k.retry_seconds > 3600)) {
+    e.add("retrySeconds", "1 to 3600");
+  }
+  if (k.port == k.natt_port) e.add("nattPort", "differs from port");
+  if (core::Status st = e.status(); !st) {
+    for (const core::FieldError& f : st.error().fields())
+      errs.add("dataplane.ike." + f.field, f.message);
+  }
+}
+
 void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) {
   if (!n.IsMap()) {
     errs.add("dataplane", "must be a map");
@@ -105,7 +146,8 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   }
   only_keys(
       n, "dataplane",
-      {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "access", "core"},
+      {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "access", "core",
+       "ike"},
       errs);
   core::FieldErrors e;
   if (read(n, "workers", d.workers, e) && (d.workers < 1 || d.workers > 64)) {
@@ -122,6 +164,7 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   }
   read_port(n["access"], "dataplane.access", d.access, errs);
   read_port(n["core"], "dataplane.core", d.core, errs);
+  if (n["ike"]) read_ike(n["ike"], d, errs);
 }
 
 }  // namespace

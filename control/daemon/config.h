@@ -34,6 +34,19 @@ struct PortSection {
   std::vector<std::pair<core::Ipv4, std::array<uint8_t, 6>>> neighbours;
 };
 
+// The embedded IKEv2 daemon (charon) on the core port's address. Present: simcored negotiates
+// the account's IPsec tunnels.
+struct IkeSection {
+  uint16_t port = 500;
+  uint16_t natt_port = 4500;
+  uint16_t peer_port = 500;  // where the peers listen (a lab with several peers on one host)
+  int log_level = -1;        // charon's log on stderr: -1 silent .. 4 (very verbose)
+  unsigned retransmit_tries = 0;      // 0: strongSwan's default (5)
+  double retransmit_timeout_s = 0;    // 0: strongSwan's default (4 s)
+  uint32_t child_rekey_seconds = 0;   // 0: an hour
+  uint32_t retry_seconds = 10;        // an initiator tunnel left without an IKE_SA retries
+};
+
 // The DPDK fast path (DESIGN.md "DPDK on these machines"). Present: simcored runs it.
 struct DataplaneConfig {
   unsigned workers = 1;
@@ -44,6 +57,7 @@ struct DataplaneConfig {
   unsigned idle_sleep_us = 100;  // 0: busy-poll all the time (dedicated cores)
   PortSection access;
   PortSection core;
+  std::optional<IkeSection> ike;
 };
 
 struct DaemonConfig {

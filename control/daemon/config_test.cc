@@ -56,6 +56,33 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
   EXPECT_EQ(d.access.neighbours[0].second[5], 0xfe);
   EXPECT_EQ(d.core.mtu, 1500);  // defaults
   EXPECT_FALSE(d.core.gateway.has_value());
+  EXPECT_FALSE(d.ike.has_value());
+}
+
+TEST(Config, TheIkeSectionTurnsCharonOn) {
+  const std::string ports =
+      "  access: {port: net_null0, address: 192.0.2.1}\n"
+      "  core: {port: net_null1, address: 203.0.113.1}\n";
+  auto plain = load_config_text("dataplane:\n" + ports + "  ike:\n");
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  ASSERT_TRUE(plain->dataplane->ike.has_value());
+  EXPECT_EQ(plain->dataplane->ike->port, 500);
+  EXPECT_EQ(plain->dataplane->ike->natt_port, 4500);
+  EXPECT_EQ(plain->dataplane->ike->log_level, -1);
+  auto c = load_config_text("dataplane:\n" + ports +
+                            "  ike: {port: 5000, nattPort: 5001, peerPort: 5002, logLevel: 1,"
+                            " retransmitTries: 2, retransmitTimeoutSeconds: 0.5,"
+                            " childRekeySeconds: 60, retrySeconds: 2}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  const IkeSection& k = *c->dataplane->ike;
+  EXPECT_EQ(k.port, 5000);
+  EXPECT_EQ(k.natt_port, 5001);
+  EXPECT_EQ(k.peer_port, 5002);
+  EXPECT_EQ(k.log_level, 1);
+  EXPECT_EQ(k.retransmit_tries, 2u);
+  EXPECT_DOUBLE_EQ(k.retransmit_timeout_s, 0.5);
+  EXPECT_EQ(k.child_rekey_seconds, 60u);
+  EXPECT_EQ(k.retry_seconds, 2u);
 }
 
 TEST(Config, ErrorsNameTheKey) {
@@ -91,6 +118,15 @@ TEST(Config, ErrorsNameTheKey) {
       {"dataplane: {access: {port: a, address: 1.2.3.4, vlan: 3}, core: {port: c, "
        "address: 5.6.7.8}}\n",
        "dataplane.access.vlan"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4}, core: {port: c, address: 5.6.7.8}, "
+       "ike: {nattPort: 500}}\n",
+       "dataplane.ike.nattPort"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4}, core: {port: c, address: 5.6.7.8}, "
+       "ike: {logLevel: 9}}\n",
+       "dataplane.ike.logLevel"},
+      {"dataplane: {access: {port: a, address: 1.2.3.4}, core: {port: c, address: 5.6.7.8}, "
+       "ike: {psk: x}}\n",
+       "dataplane.ike.psk"},
   };
   for (const Case& c : cases) {
     auto r = load_config_text(c.text);

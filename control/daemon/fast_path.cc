@@ -1,5 +1,8 @@
 #include "control/daemon/fast_path.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -20,6 +23,13 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
   eal.memory_mb = c.memory_mb;
   eal.hugepages = c.hugepages;
   eal.pci = c.pci;
+  // net_memif talks to its peer through EAL's multi-process socket, which --no-shconf turns
+  // off: a private prefix keeps several simcored from colliding instead.
+  for (const PortSection* p : {&c.access, &c.core}) {
+    if (p->port.rfind("net_memif", 0) == 0) {
+      eal.file_prefix = "simcored-" + std::to_string(::getpid());
+    }
+  }
   if (core::Status st = dp::eal_init(eal); !st) return st.error().prefixed("dataplane: ");
 
   dp::EngineConfig e;
@@ -47,10 +57,41 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
   for (const PortSection* p : {&c.access, &c.core}) {
     for (const auto& [addr, mac] : p->neighbours) fp->engine_->neighbours().set(addr.value, mac);
   }
+  fp->core_link_.address = c.core.address;
+  fp->core_link_.prefix_len = c.core.prefix_length;
+  fp->core_link_.gateway = c.core.gateway;
+  std::memcpy(fp->core_link_.mac.data(), fp->engine_->port(dp::Port::kCore).mac().addr_bytes,
+              fp->core_link_.mac.size());
+  if (c.ike) {
+    ike::Options o;
+    o.local = c.core.address;
+    o.port = c.ike->port;
+    o.natt_port = c.ike->natt_port;
+    o.peer_port = c.ike->peer_port;
+    o.log_level = c.ike->log_level;
+    o.retransmit_tries = c.ike->retransmit_tries;
+    o.retransmit_timeout_s = c.ike->retransmit_timeout_s;
+    o.child_rekey_seconds = c.ike->child_rekey_seconds;
+    o.retry_seconds = c.ike->retry_seconds;
+    auto ike = ike::Ike::start(o, [] {
+      return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+    });
+    if (!ike) return ike.error().prefixed("dataplane: ");
+    fp->ike_ = std::move(*ike);
+    fp->ike_link_ = std::make_unique<IkeLink>(
+        *fp->ike_, fp->core_link_,
+        [raw = fp.get()](std::span<const uint8_t> f) { return raw->send_core(f); },
+        &fp->engine_->neighbours());
+  }
   return fp;
 }
 
 FastPath::~FastPath() {
+  // charon first: closing its tunnels sends DELETEs, which need the ports.
+  ike_link_.reset();
+  ike_.reset();
   if (engine_) engine_->stop();
 }
 
@@ -70,7 +111,10 @@ void FastPath::publish(core::TablesPtr tables) {
   }
 }
 
-bool FastPath::send_access(std::span<const uint8_t> frame) {
+bool FastPath::send_access(std::span<const uint8_t> frame) { return send(dp::Port::kAccess, frame); }
+bool FastPath::send_core(std::span<const uint8_t> frame) { return send(dp::Port::kCore, frame); }
+
+bool FastPath::send(dp::Port port, std::span<const uint8_t> frame) {
   rte_mbuf* m = rte_pktmbuf_alloc(engine_->pool());
   if (!m) return false;
   char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
@@ -79,7 +123,21 @@ bool FastPath::send_access(std::span<const uint8_t> frame) {
     return false;
   }
   std::memcpy(p, frame.data(), frame.size());
-  return engine_->transmit(dp::Port::kAccess, m);
+  return engine_->transmit(port, m);
+}
+
+void FastPath::poll_ike(Service& service, int64_t now_ms) {
+  if (!ike_) return;
+  // Tunnels change only with the account, and every change publishes a new generation.
+  if (service.generation() != ike_generation_) {
+    ike_generation_ = service.generation();
+    ike_->sync(service.model());
+  }
+  ike_->tick(now_ms);
+  ike_link_->flush(now_ms);
+  // The SAs charon installed: the fast path's SAD is built from them (ESP is the next step;
+  // until then a route to a tunnel drops with uplink.tunnel_unavailable).
+  (void)ike_->take_sad();
 }
 
 bool FastPath::poll(Service& service, int64_t now_ms) {
@@ -105,8 +163,9 @@ bool FastPath::poll(Service& service, int64_t now_ms) {
       dp::Mac mac{};
       if (dp::arp_sender(data, m->data_len, addr, mac)) {
         engine_->neighbours().set(addr, mac);
-      } else if (!signalling_->on_frame({data, m->data_len}, now_ms)) {
-        ++punts_unhandled_;  // IKE: IPsec is not served yet
+      } else if (!signalling_->on_frame({data, m->data_len}, now_ms) &&
+                 !(ike_link_ && ike_link_->on_frame({data, m->data_len}))) {
+        ++punts_unhandled_;  // IKE without dataplane.ike, or a punt nobody serves
       }
       rte_pktmbuf_free(m);
     }
@@ -114,6 +173,7 @@ bool FastPath::poll(Service& service, int64_t now_ms) {
   // Every round, even without frames: sessions the API ended and retransmissions.
   const std::vector<uint32_t> ended = service.take_ended_sessions();
   signalling_->finish(ended, now_ms);
+  poll_ike(service, now_ms);
   const bool more = handled >= kPollBudget;
 
   if (now_ms - last_usage_ms_ < usage_interval_ms) return more;
@@ -142,6 +202,7 @@ std::string FastPath::metrics() const {
   const std::vector<dp::Counters> per_worker = engine_->counters();
   std::string text = dp::render_prometheus(per_worker);
   if (signalling_) text += signalling_->metrics();
+  if (ike_link_) text += ike_link_->metrics();
   const auto hits = engine_->rule_hits();
   if (!hits.empty()) {
     text +=

@@ -28,7 +28,9 @@ in DIR (SQLite, created on the first start with the shipped defaults and a first
                   ratePlan {currency, feePerCycle, pricePerMb, pricePerSms},
                   smsValiditySeconds, dataplane {workers, lcores, memoryMb, hugepages, pci,
                   idleSleepMicros, access/core {port, devargs, address, prefixLength, gateway,
-                  mtu, neighbours}}: present, simcored runs the DPDK fast path on those ports)
+                  mtu, neighbours}, ike {port, nattPort, peerPort, logLevel, retransmitTries,
+                  retransmitTimeoutSeconds, childRekeySeconds, retrySeconds}}: present, simcored runs the
+                  DPDK fast path on those ports, and with `ike` the embedded IKEv2 daemon)
   --data-dir DIR  overrides dataDir
   --port N        overrides port (0: any free port; the chosen one is printed)
 Stops cleanly on SIGTERM or SIGINT.
@@ -105,6 +107,10 @@ int main(int argc, char** argv) {
   if (cfg->tls_cert_file) opts.tls = ctl::http::TlsFiles{*cfg->tls_cert_file, *cfg->tls_key_file};
   ctl::Service& svc = **service;
   if (fast_path) svc.set_metrics_source([&fast_path] { return fast_path->metrics(); });
+  if (fast_path && fast_path->ike()) {
+    svc.set_tunnel_status_source(
+        [&fast_path](core::TunnelId id) { return fast_path->ike()->status(id); });
+  }
   // Access log: every write and every error, one JSON line each. Successful reads are not
   // logged: at tens of thousands per second they would drown the rest. Only method, path,
   // status, time and request id are written (bodies carry secrets such as pre-shared keys).
@@ -165,7 +171,9 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   log_line("listening", "\"port\":" + std::to_string((*server)->port()));
   (*server)->run();
-  if (fast_path) fast_path->engine().stop();  // before the service: workers read its tables
+  // Before the service: workers read its tables, charon its tunnels. Closing charon's tunnels
+  // sends their DELETEs, so the ports must still run.
+  fast_path.reset();
   log_line("stopped", "");
   return 0;
 }

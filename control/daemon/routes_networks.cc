@@ -1,5 +1,7 @@
 // control/daemon/routes_networks.cc — Networks and their pools, routes, NAT rules and IPsec
 // tunnels.
+#include <cstdio>
+
 #include "control/daemon/service_impl.h"
 
 namespace simcore::ctl {
@@ -135,21 +137,86 @@ void register_child_delete(Impl& s, const Children<T>& c, Remove remove) {
           });
 }
 
-// Until the IKE daemon lands nothing negotiates SAs: the status says so rather than inventing
-// state, SPIs or traffic.
-json::value tunnel_status_json(const core::IpsecTunnel& t) {
+std::string hex(uint64_t v, int digits) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%0*llx", digits, static_cast<unsigned long long>(v));
+  return buf;
+}
+
+json::value time_or_null(int64_t ms) {
+  return ms ? json::value(api::time_text(ms)) : json::value(nullptr);
+}
+
+// charon's IKE_SA states, as the API names them.
+const char* ike_state_name(const std::string& s) {
+  if (s == "ESTABLISHED") return "ESTABLISHED";
+  if (s == "REKEYING" || s == "REKEYED") return "REKEYING";
+  if (s == "DELETING" || s == "DESTROYING") return "DELETING";
+  if (s == "DOWN") return "DOWN";
+  return "CONNECTING";  // CREATED, CONNECTING, PASSIVE
+}
+
+// charon's CHILD_SA states, as the API names them.
+const char* child_state_name(const std::string& s) {
+  if (s == "INSTALLED" || s == "UPDATING") return "INSTALLED";
+  if (s == "REKEYING" || s == "REKEYED" || s == "RETRYING") return "REKEYING";
+  if (s == "DELETING" || s == "DELETED" || s == "DESTROYING") return "DELETING";
+  return "CREATING";  // CREATED, ROUTED, INSTALLING
+}
+
+// The tunnel's status from the IKE daemon, or, when it does not run or has not taken the
+// tunnel up yet, DOWN with the reason: never invented state, SPIs or traffic.
+json::value tunnel_status_json(const core::IpsecTunnel& t,
+                               const std::optional<ike::TunnelStatus>& status, bool ike_running) {
+  ike::TunnelStatus s;
+  if (status) {
+    s = *status;
+  } else {
+    s.last_error = ike_running ? "the IKE daemon has not taken this tunnel up yet"
+                               : "IKE is not running in this simcored (enable it with "
+                                 "dataplane.ike in the config): no security association is "
+                                 "negotiated";
+  }
+  const bool up = s.ike_state != "DOWN";
+  json::array children;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  for (const ike::ChildSaStatus& c : s.child_sas) {
+    bytes_in += c.bytes_in;
+    bytes_out += c.bytes_out;
+    children.push_back(json::object{
+        {"state", child_state_name(c.state)},
+        {"spiIn", hex(c.spi_in, 8)},
+        {"spiOut", hex(c.spi_out, 8)},
+        {"encryption", c.encryption},
+        {"integrity", c.integrity.empty() ? json::value(nullptr) : json::value(c.integrity)},
+        {"keyBits", c.encryption_key_bits},
+        {"udpEncapsulation", c.udp_encapsulation},
+        {"keyFingerprintIn", c.key_fingerprint_in},
+        {"keyFingerprintOut", c.key_fingerprint_out},
+        {"bytesIn", c.bytes_in},
+        {"bytesOut", c.bytes_out},
+        {"packetsIn", c.packets_in},
+        {"packetsOut", c.packets_out},
+        {"installedAt", time_or_null(c.installed_ms)},
+    });
+  }
   return json::object{
       {"tunnelId", std::to_string(t.id.value)},
-      {"ikeSa", json::object{{"state", "DOWN"},
-                             {"spiInitiator", nullptr},
-                             {"spiResponder", nullptr},
-                             {"establishedAt", nullptr}}},
-      {"childSas", json::array{}},
-      {"bytesIn", 0},
-      {"bytesOut", 0},
-      {"lastError",
-       "IKE is not running yet in this build: the tunnel is configured but no "
-       "security association is negotiated"},
+      {"ikeSa",
+       json::object{
+           {"state", ike_state_name(s.ike_state)},
+           {"spiInitiator", up ? json::value(hex(s.ike_spi_initiator, 16)) : json::value(nullptr)},
+           {"spiResponder", up ? json::value(hex(s.ike_spi_responder, 16)) : json::value(nullptr)},
+           {"proposal", s.ike_proposal.empty() || !up ? json::value(nullptr)
+                                                       : json::value(s.ike_proposal)},
+           {"establishedAt", up ? time_or_null(s.established_ms) : json::value(nullptr)},
+       }},
+      {"childSas", std::move(children)},
+      {"bytesIn", bytes_in},
+      {"bytesOut", bytes_out},
+      {"rekeys", s.rekeys},
+      {"lastRekeyAt", time_or_null(s.last_rekey_ms)},
+      {"lastError", s.last_error.empty() ? json::value(nullptr) : json::value(s.last_error)},
   };
 }
 
@@ -278,7 +345,10 @@ void Service::Impl::register_network_routes() {
         [this](const Request& req, const PathParams& p) {
           auto t = child_at(*this, kTunnels, p);
           if (!t) return fail(req, t.error());
-          return json_ok(req, 200, tunnel_status_json(*t->second));
+          std::optional<ike::TunnelStatus> st;
+          if (tunnel_status_source) st = tunnel_status_source(t->second->id);
+          return json_ok(req, 200,
+                         tunnel_status_json(*t->second, st, bool(tunnel_status_source)));
         });
 }
 

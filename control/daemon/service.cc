@@ -138,6 +138,12 @@ const std::optional<std::string>& Service::generated_admin_secret() const {
   return impl_->generated_secret;
 }
 const std::string& Service::admin_client_id() const { return impl_->admin_client_id; }
+const core::Model& Service::model() const { return impl_->account.model(); }
+
+void Service::set_tunnel_status_source(TunnelStatusSource source) {
+  impl_->tunnel_status_source = std::move(source);
+}
+
 void Service::set_metrics_source(MetricsSource source) {
   impl_->metrics_source = std::move(source);
 }

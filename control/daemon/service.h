@@ -22,6 +22,7 @@
 #include "control/http/router.h"
 #include "control/store/store.h"
 #include "core/account.h"
+#include "control/ike/status.h"
 #include "core/compiler.h"
 
 namespace simcore::ctl {
@@ -56,6 +57,14 @@ class Service {
   // Sets (or with nullptr clears) the data plane's part of GET .../metrics. Same thread as
   // handle().
   void set_metrics_source(MetricsSource source);
+
+  // The account as it stands, for the IKE daemon's connections. Same thread as handle().
+  const core::Model& model() const;
+  // The IKE daemon's view of a tunnel for GET .../ipsectunnels/{id}/status (nullopt: it has not
+  // taken the tunnel up yet). Set by whoever runs IKE; unset, the status says IKE is off. Same
+  // thread as handle().
+  using TunnelStatusSource = std::function<std::optional<ike::TunnelStatus>(core::TunnelId)>;
+  void set_tunnel_status_source(TunnelStatusSource source);
 
   // Background work, on the same thread as handle(): moves SMS along their lifecycle and runs
   // a bounded slice of the pending jobs (bulk actions, billing reports). Returns whether work

@@ -139,6 +139,8 @@ struct Service::Impl {
   // GET /metrics (routes_metrics.cc): the data plane's text, and the responses handle() gave
   // by status class (index 0 for 1xx .. 4 for 5xx).
   MetricsSource metrics_source;
+  // GET .../ipsectunnels/{id}/status (routes_networks.cc): the IKE daemon's view, if it runs.
+  TunnelStatusSource tunnel_status_source;
   std::array<uint64_t, 5> responses_by_class{};
   // Attach's subscriber side (sessions.h), made by open() once the account is loaded.
   std::unique_ptr<gtpc::AttachBackend> attach_sessions;

@@ -789,6 +789,34 @@ int simcore_ike_set_tunnel(const simcore_ike_tunnel *t, char *err, size_t err_le
 	return 0;
 }
 
+int simcore_ike_initiate(uint32_t id)
+{
+	char name[32];
+	peer_cfg_t *peer;
+	child_cfg_t *child = NULL;
+	enumerator_t *e;
+
+	if (!running)
+	{
+		return -1;
+	}
+	snprintf(name, sizeof(name), "simcore-%u", id);
+	peer = tunnels_by_name(&tunnels->public, name);
+	if (!peer)
+	{
+		return -1;
+	}
+	e = peer->create_child_cfg_enumerator(peer);
+	if (e->enumerate(e, &child))
+	{
+		child->get_ref(child);
+	}
+	e->destroy(e);
+	/* adopts both references */
+	charon->controller->initiate(charon->controller, peer, child, NULL, NULL, 0, FALSE);
+	return 0;
+}
+
 void simcore_ike_remove_tunnel(uint32_t id)
 {
 	char name[32];

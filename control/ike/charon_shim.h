@@ -132,6 +132,9 @@ int simcore_ike_deliver(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dpo
 /* Adds or replaces the connection of tunnel t->id (a replaced one's IKE_SAs are closed first);
  * initiates it when t->initiator. Returns 0, or -1 with the reason in err (a bad proposal). */
 int simcore_ike_set_tunnel(const simcore_ike_tunnel *t, char *err, size_t err_len);
+/* Initiates the tunnel's connection again (after it failed for good, e.g. a wrong PSK that has
+ * since been fixed at the peer). 0 if queued, -1 for an unknown tunnel. */
+int simcore_ike_initiate(uint32_t id);
 /* Closes the tunnel's IKE_SAs (DELETE to the peer) and forgets the connection. */
 void simcore_ike_remove_tunnel(uint32_t id);
 /* Rekeys the CHILD_SA whose inbound SPI is spi now (as its lifetime would). 0 if queued. */

@@ -287,7 +287,7 @@ void Ike::sync(const core::Model& model) {
     w.c.esp_proposals = w.esp.c_str();
     w.c.psk = w.psk.c_str();
     char err[256] = "";
-    Applied applied{w.fingerprint, std::nullopt};
+    Applied applied{w.fingerprint, std::nullopt, w.c.initiator != 0, 0};
     if (simcore_ike_set_tunnel(&w.c, err, sizeof(err)) != 0) {
       applied.error = std::string("configuration refused: ") + err;
     }
@@ -297,6 +297,29 @@ void Ike::sync(const core::Model& model) {
       t.last_error = applied.error.value_or("");
     }
     applied_[id] = std::move(applied);
+  }
+}
+
+void Ike::tick(int64_t now_ms) {
+  for (auto& [id, a] : applied_) {
+    if (!a.initiator || a.error) continue;
+    if (a.initiated_ms == 0) {
+      a.initiated_ms = now_ms;  // sync() initiated it; count from the first tick
+      continue;
+    }
+    if (now_ms - a.initiated_ms < int64_t{options_.retry_seconds} * 1000) continue;
+    bool down;
+    {
+      std::lock_guard lock(shared_->mu);
+      auto t = shared_->tunnels.find(id);
+      down = t != shared_->tunnels.end() && t->second.ike_sas.empty();
+    }
+    if (!down) {
+      a.initiated_ms = now_ms;
+      continue;
+    }
+    simcore_ike_initiate(id.value);
+    a.initiated_ms = now_ms;
   }
 }
 

@@ -32,6 +32,9 @@ struct Options {
   unsigned retransmit_tries = 0;     // 0: strongSwan's default
   double retransmit_timeout_s = 0;   // 0: strongSwan's default
   uint32_t child_rekey_seconds = 0;  // 0: 1 h
+  // An initiator tunnel without any IKE_SA (charon gave up: a wrong PSK, no common proposal)
+  // is initiated again this often, so fixing the peer brings it up without touching ours.
+  uint32_t retry_seconds = 10;
 };
 
 // A UDP datagram of IKE, host order.
@@ -80,6 +83,9 @@ class Ike {
   // proposal it cannot parse) shows why in its status.
   void sync(const core::Model& model);
 
+  // Initiates again the initiator tunnels that have been without an IKE_SA for retry_seconds.
+  void tick(int64_t now_ms);
+
   // What charon sent since the last call, oldest first.
   std::vector<Datagram> take_outgoing();
   // The installed SAs if they changed since the last call.
@@ -100,6 +106,8 @@ class Ike {
   struct Applied {
     std::string fingerprint;  // every field charon's connection is made of
     std::optional<std::string> error;
+    bool initiator = false;
+    int64_t initiated_ms = 0;  // 0: not yet by tick()
   };
   Options options_;
   std::unique_ptr<Shared> shared_;

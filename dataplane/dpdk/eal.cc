@@ -33,7 +33,7 @@ std::vector<std::string> eal_arguments(const EalOptions& o) {
   // Several simcore processes (ctest -j, a daemon next to a replay) share one machine: without
   // a shared config file they cannot collide on /var/run/dpdk (secondary processes then do not
   // work, which we do not use).
-  a.push_back("--no-shconf");
+  a.push_back(o.file_prefix.empty() ? "--no-shconf" : "--file-prefix=" + o.file_prefix);
   a.push_back("--log-level=lib.eal:" + o.log_level);
   for (const std::string& v : o.vdevs) a.push_back("--vdev=" + v);
   for (const std::string& e : o.extra) a.push_back(e);

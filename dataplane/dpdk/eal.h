@@ -21,6 +21,9 @@ struct EalOptions {
   bool pci = false;           // false adds --no-pci (no NIC probing: vdevs only)
   bool telemetry = false;     // false adds --no-telemetry (no socket under /var/run/dpdk)
   std::string log_level = "warning";  // EAL's own log level (--log-level)
+  // Empty: --no-shconf (no files under /var/run/dpdk, any number of processes). Else
+  // --file-prefix=<this>: for PMDs that need EAL's multi-process socket (net_memif).
+  std::string file_prefix;
   std::vector<std::string> vdevs;     // each becomes --vdev=<devargs>
   std::vector<std::string> extra;     // passed through as given, last
 };
