@@ -94,6 +94,11 @@ constexpr std::array kFamilies = {
     SIMCORE_SCALAR("simcore_icmp_suppressed_total",
                    "ICMP errors not sent: rate limit, RFC 1122 rules, or no way back.",
                    icmp_suppressed),
+    SIMCORE_SCALAR("simcore_esp_encrypted_total",
+                   "Uplink packets encrypted into an IPsec tunnel and sent.", esp_encrypted),
+    SIMCORE_SCALAR("simcore_esp_decrypted_total",
+                   "ESP packets authenticated and decrypted (then processed as downlink).",
+                   esp_decrypted),
 };
 
 #undef SIMCORE_SCALAR

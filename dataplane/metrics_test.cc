@@ -149,8 +149,10 @@ const char* const kFamilyNames[] = {
     "simcore_icmp_time_exceeded_total",
     "simcore_icmp_frag_needed_total",
     "simcore_icmp_suppressed_total",
+    "simcore_esp_encrypted_total",
+    "simcore_esp_decrypted_total",
 };
-constexpr size_t kScalarFamilies = 7;  // echo replies .. icmp_suppressed: one sample per worker
+constexpr size_t kScalarFamilies = 9;  // echo replies .. esp_decrypted: one sample per worker
 
 TEST(MetricsParser, RefusesWhatTheFormatForbids) {
   EXPECT_EQ(parse_exposition("a 1\n").error, "");

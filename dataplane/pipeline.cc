@@ -161,6 +161,15 @@ Outcome forward_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerCo
   return sent(o, Port::kCore, c);
 }
 
+Outcome to_tunnel(Frame& f, const PacketView& v, const core::Decision& d, Outcome o) noexcept {
+  gtpu_decap(f, v);
+  apply_nat(f, v.inner, d.out);
+  ttl_decrement(f.data());
+  o.out = Port::kEsp;
+  o.tunnel = d.tunnel;
+  return o;
+}
+
 Outcome encap_deliver(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
                       Frame& f, const PacketView& v, const core::Decision& d,
                       Outcome o) noexcept {
@@ -242,6 +251,21 @@ Outcome icmp_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerConte
 
 }  // namespace detail
 
+Outcome esp_leave(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+                  uint32_t peer, Outcome o) noexcept {
+  Counters& c = w.counters;
+  const NextHop nh = next_hop(cfg, nb, Port::kCore, peer);
+  if (!nh.resolved) {
+    return arp_for(cfg, w, Port::kCore, nh.addr, 0, f,
+                   detail::drop(o, PipelineDrop::kNeighbourUnresolved, c));
+  }
+  if (!eth_prepend(f, nh.mac, cfg.core_mac, 0)) {
+    return detail::drop(o, PipelineDrop::kNoHeadroom, c);
+  }
+  ++c.esp_encrypted;
+  return sent(o, Port::kCore, c);
+}
+
 // The order of process() before its lookup: uplink (access port) then downlink (core port).
 Step begin_frame(const PortConfig& cfg, Port in, Frame& f, WorkerContext& w, Pending& p,
                  core::PacketDesc& desc) noexcept {
@@ -290,7 +314,13 @@ Step begin_frame(const PortConfig& cfg, Port in, Frame& f, WorkerContext& w, Pen
   if (o.parse != ParseStatus::kOk) return Step::kDone;
   const Ipv4View& ip = v.outer;
   if (ip.dst == cfg.core_addr) {
-    if (ip.proto == kProtoUdp && (ip.dport == kIkePort || ip.dport == kIkeNatTPort)) {
+    // RFC 3948 §2.2: on the NAT-T port a zero first word is IKE, anything else an ESP SPI.
+    const bool natt_esp = ip.proto == kProtoUdp && ip.dport == kIkeNatTPort && ip.has_l4 &&
+                          ip.l4_off + kUdpHeaderLen + 4 <= f.data_len &&
+                          load_be32(f.data() + ip.l4_off + kUdpHeaderLen) != 0;
+    if (ip.proto == kProtoEsp || natt_esp) {
+      o.out = Port::kEspIn;
+    } else if (ip.proto == kProtoUdp && (ip.dport == kIkePort || ip.dport == kIkeNatTPort)) {
       o = detail::punt(o, Punt::kIke, c);
     } else {
       o = detail::drop(o, PipelineDrop::kCoreToSelf, c);
@@ -324,6 +354,8 @@ const char* port_name(Port p) noexcept {
     case Port::kCore: return "core";
     case Port::kNone: return "none";
     case Port::kControl: return "control";
+    case Port::kEsp: return "esp";
+    case Port::kEspIn: return "esp-in";
   }
   return "?";
 }

@@ -28,6 +28,11 @@ enum class Port : uint8_t {
   kCore,     // toward the internet and back ends: plain IPv4, VLAN per network
   kNone,     // not sent anywhere: dropped
   kControl,  // punted, untouched, to the control thread (GTP-C, IKE, ARP replies)
+  // The DPDK layer's ESP stage (dataplane/dpdk/esp.h), which sends or drops the frame itself:
+  kEsp,    // uplink into an IPsec tunnel: the frame holds the inner IPv4 packet (no L2), to be
+           // encrypted with the tunnel's outbound SA (Outcome::tunnel) and sent out of the core
+  kEspIn,  // ESP (or ESP in UDP) to core_addr, untouched: to be decrypted, then processed as a
+           // downlink packet (process() again, so it is counted in rx once more)
 };
 inline constexpr size_t kPortCount = 2;
 
@@ -53,7 +58,8 @@ struct PortConfig {
 // The data plane's own drops (parse statuses and policy drops have their own lists).
 #define SIMCORE_PIPELINE_DROPS(X)                                                                \
   X(kNone, "none", "not dropped")                                                                \
-  X(kUplinkTunnelUnavailable, "uplink.tunnel_unavailable", "IPsec route: ESP not built yet")     \
+  X(kUplinkTunnelUnavailable, "uplink.tunnel_unavailable",                                        \
+    "IPsec route, but no CHILD_SA is installed for the tunnel (IKE not up)")                     \
   X(kTtlExceeded, "ipv4.ttl_exceeded", "TTL 0 or 1: it would expire here (ICMP error sent)")    \
   X(kAccessNotGtpu, "access.not_gtpu", "access port, neither GTP-U nor GTP-C to access_addr")    \
   X(kAccessNotForUs, "access.not_for_us", "G-PDU whose outer destination is not access_addr")    \
@@ -62,7 +68,13 @@ struct PortConfig {
   X(kArpNotForUs, "arp.not_for_us", "ARP request or reply not for the port's address")          \
   X(kNeighbourUnresolved, "neighbour.unresolved", "next hop's MAC unknown (ARP request sent)")   \
   X(kFragNeeded, "mtu.frag_needed", "over the MTU with DF set (ICMP Fragmentation Needed sent)") \
-  X(kMtuExceeded, "mtu.exceeded", "over the MTU without DF: dropped, no fragmentation")
+  X(kMtuExceeded, "mtu.exceeded", "over the MTU without DF: dropped, no fragmentation")          \
+  X(kEspUnknownSpi, "esp.unknown_spi", "ESP to core_addr whose SPI names no inbound SA")         \
+  X(kEspMalformed, "esp.malformed", "ESP too short or not a whole number of cipher blocks")      \
+  X(kEspReplay, "esp.replay", "ESP sequence number replayed or left of the anti-replay window")  \
+  X(kEspAuthFailed, "esp.auth_failed", "ESP integrity check (ICV) failed")                       \
+  X(kEspPolicy, "esp.policy_mismatch", "decrypted packet outside the tunnel's traffic selectors") \
+  X(kEspEncryptFailed, "esp.encrypt_failed", "ESP encapsulation failed (no room in the buffer)")
 
 enum class PipelineDrop : uint8_t {
 #define SIMCORE_X(id, name, desc) id,
@@ -99,7 +111,9 @@ const char* punt_description(Punt p) noexcept;
 // One worker's counters: plain arrays, written by that worker only, read by control. A frame
 // is counted once in rx, once in parse, and then in exactly one of: tx (forwarded, or answered
 // in place: Echo Response, ARP reply), punt, or a drop array: parse (statuses other than kOk,
-// kGtpuEchoRequest and kArp), policy (verdict kDrop) or pipeline. A dropped packet's frame may
+// kGtpuEchoRequest and kArp), policy (verdict kDrop) or pipeline. A frame handed to the ESP
+// stage (kEsp, kEspIn) is counted by that stage in tx or a pipeline drop; a decrypted one
+// re-enters and is counted as a new core frame. A dropped packet's frame may
 // still leave carrying a generated message, counted in arp_requests or icmp_errors: frames
 // sent = tx + arp_requests + icmp_errors.
 struct alignas(64) Counters {
@@ -117,6 +131,8 @@ struct alignas(64) Counters {
   uint64_t icmp_time_exceeded;      // type 11 code 0 sent
   uint64_t icmp_frag_needed;        // type 3 code 4 sent
   uint64_t icmp_suppressed;         // not sent: rate limit, RFC 1122 rules, or no way back
+  uint64_t esp_encrypted;           // uplink packets sent into a tunnel (in tx)
+  uint64_t esp_decrypted;           // ESP frames decrypted; each re-entered as a core frame
 };
 static_assert(std::is_trivially_copyable_v<Counters>);
 
@@ -194,6 +210,7 @@ struct Outcome {
   uint32_t rule_id = 0;
   uint32_t thing = core::kNoThing.value;
   uint32_t target = core::kNoThing.value;
+  uint32_t tunnel = 0;  // out == kEsp: the IPsec tunnel (API id) whose SA encrypts it
 };
 
 // The portable classifier: core::lookup_packet on a published snapshot with the evaluators'
@@ -237,6 +254,12 @@ template <class Classify>
 Outcome finish_frame(Classify& classify, const PortConfig& config,
                      const NeighbourTable& neighbours, Frame& frame, WorkerContext& worker,
                      const Pending& p, const core::Decision* d) noexcept;
+
+// After the ESP stage encrypted a kEsp frame (f holds the outer IPv4 packet, no L2): Ethernet
+// toward `peer` out of the core port, untagged, or the frame becomes an ARP request for the
+// next hop. Counts esp_encrypted and tx, or the drop.
+Outcome esp_leave(const PortConfig& config, const NeighbourTable& neighbours,
+                  WorkerContext& worker, Frame& frame, uint32_t peer, Outcome o) noexcept;
 
 // Returns true when finish_frame() may call the classifier for `p` (an ICMP error about an
 // uplink packet: TTL, or over an MTU with DF). A caller deciding a burst ahead must finish such

@@ -94,8 +94,21 @@ TEST(PipelineDifferential, BytesOutAgreeWithTheReferenceEvaluator) {
           ASSERT_EQ(o.drop, PipelineDrop::kNone);
           break;
         case core::Verdict::kTunnel:
-          ASSERT_EQ(o.out, Port::kNone);
-          ASSERT_EQ(o.drop, PipelineDrop::kUplinkTunnelUnavailable);
+          // The inner packet, rewritten as the evaluator says, handed to the ESP stage.
+          ASSERT_EQ(o.out, Port::kEsp) << "packet #" << i;
+          ASSERT_EQ(o.drop, PipelineDrop::kNone);
+          ASSERT_EQ(o.tunnel, want.tunnel) << "packet #" << i;
+          {
+            // It has no L2 header: give it one to parse it like the others.
+            Bytes l2(kEthHeaderLen + f.frame.data_len, 0);
+            l2[12] = static_cast<uint8_t>(kEtherTypeIpv4 >> 8);
+            std::copy(f.frame.data(), f.frame.data() + f.frame.data_len,
+                      l2.begin() + kEthHeaderLen);
+            testing::OwnedFrame bare(l2);
+            ASSERT_EQ(parse_frame(bare.frame.data(), bare.frame.data_len, ParseMode::kCore, v),
+                      ParseStatus::kOk);
+            expect_packet(bare.frame, v.outer, want, i);
+          }
           break;
         case core::Verdict::kForward:
           ASSERT_EQ(o.out, Port::kCore) << "packet #" << i;

@@ -45,6 +45,9 @@ Outcome forward_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerCo
 Outcome encap_deliver(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
                       Frame& f, const PacketView& v, const core::Decision& d,
                       Outcome o) noexcept;
+// Uplink TUNNEL: decapsulate, NAT, TTL; the frame is left holding the inner IPv4 packet for the
+// ESP stage (out = kEsp).
+Outcome to_tunnel(Frame& f, const PacketView& v, const core::Decision& d, Outcome o) noexcept;
 // An ICMP error about the downlink packet v.outer, back out of the core port.
 Outcome icmp_downlink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
                       Frame& f, const PacketView& v, uint8_t type, uint8_t code, uint16_t mtu,
@@ -111,7 +114,13 @@ Outcome uplink_decided(Classify& classify, const PortConfig& cfg, const Neighbou
       }
       return encap_deliver(cfg, nb, w, f, v, d, o);
     case core::Verdict::kTunnel:
-      return drop(o, PipelineDrop::kUplinkTunnelUnavailable, w.counters);
+      // ESP adds at most kEspOverhead (AES-GCM or AES-CBC, ESP in UDP): past the core MTU the
+      // sender is told the room that is left.
+      if (uint32_t{ip.total_len} + kEspOverhead > cfg.core_mtu) {
+        return too_big_uplink(classify, cfg, nb, w, f, v,
+                              static_cast<uint16_t>(cfg.core_mtu - kEspOverhead), o);
+      }
+      return to_tunnel(f, v, d, o);
     case core::Verdict::kDrop: return o;
     case core::Verdict::kDeliver: break;
   }

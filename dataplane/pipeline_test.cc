@@ -184,11 +184,12 @@ Bytes arp_frame(const Mac& dst, const Mac& src, uint16_t op, const Mac& sha, uin
   return testing::ethernet(dst, src, kEtherTypeArp, testing::arp(op, sha, spa, tha, tpa), tags);
 }
 
-Bytes udp_frame_to(Port in, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
+Bytes udp_frame_to(Port in, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                   const Bytes& payload = Bytes(12, 0x48)) {
   const Mac& ours = in == Port::kAccess ? kAccessMac : kCoreMac;
   const Mac& theirs = in == Port::kAccess ? kAccessPeerMac : kCoreRouterMac;
   const Ip4 h = testing::ip4(src, dst);
-  const Bytes l4 = testing::udp(h, sport, dport, Bytes(12, 0x48));
+  const Bytes l4 = testing::udp(h, sport, dport, payload);
   return testing::ethernet(ours, theirs, kEtherTypeIpv4, testing::ipv4(h, kProtoUdp, l4));
 }
 
@@ -248,9 +249,17 @@ std::vector<PacketCase> cases() {
       {"uplink UDP from another port: only the TTL changes", Port::kAccess,
        uplink_frame(kTeidA, udp_packet(kThingA, kServer, 40000, 123)), Port::kCore,
        Verdict::kForward, "", core_out(udp_packet(kThingA, kServer, 40000, 123, 63), 42)},
-      {"uplink to the tunnel's subnet: no ESP yet", Port::kAccess,
-       uplink_frame(kTeidA, udp_packet(kThingA, ip("172.16.3.4"), 40000, 500)), Port::kNone,
-       Verdict::kTunnel, "uplink.tunnel_unavailable", {}},
+      {"uplink to the tunnel's subnet: the inner packet, NAT'd, TTL down, to the ESP stage",
+       Port::kAccess, uplink_frame(kTeidA, udp_packet(kThingA, ip("172.16.3.4"), 40000, 500)),
+       Port::kEsp, Verdict::kTunnel, "", udp_packet(kThingA, ip("172.16.3.4"), 40000, 500, 63)},
+      {"uplink to the tunnel too big once ESP is added, DF: Fragmentation Needed", Port::kAccess,
+       uplink_frame(kTeidA, big_udp(kThingA, ip("172.16.3.4"), 1500 - kEspOverhead + 1, true)),
+       Port::kAccess, Verdict::kTunnel, "mtu.frag_needed",
+       gpdu_out(kEnbA, kPeerTeidA,
+                icmp_error_packet(kPorts.access_addr,
+                                  big_udp(kThingA, ip("172.16.3.4"), 1500 - kEspOverhead + 1, true),
+                                  kIcmpDestUnreachable, kIcmpFragNeeded, 1500 - kEspOverhead),
+                0xc0)},
       {"uplink to a blackholed route", Port::kAccess,
        uplink_frame(kTeidA, udp_packet(kThingA, ip("192.0.2.200"), 40000, 500)), Port::kNone,
        Verdict::kDrop, "uplink.blackhole", {}},
@@ -339,9 +348,18 @@ std::vector<PacketCase> cases() {
       {"IKE (UDP 500) to core_addr is punted", Port::kCore,
        udp_frame_to(Port::kCore, ip("198.18.0.1"), kPorts.core_addr, 500, 500), Port::kControl,
        std::nullopt, "punt.ike", {}},
-      {"IKE NAT-T (UDP 4500) to core_addr is punted", Port::kCore,
-       udp_frame_to(Port::kCore, ip("198.18.0.1"), kPorts.core_addr, 4500, 4500),
+      {"IKE NAT-T (UDP 4500, zero non-ESP marker) to core_addr is punted", Port::kCore,
+       udp_frame_to(Port::kCore, ip("198.18.0.1"), kPorts.core_addr, 4500, 4500,
+                    Bytes{0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88}),
        Port::kControl, std::nullopt, "punt.ike", {}},
+      {"ESP in UDP (4500, an SPI first) to core_addr goes to the ESP stage untouched",
+       Port::kCore, udp_frame_to(Port::kCore, ip("198.18.0.1"), kPorts.core_addr, 4500, 4500),
+       Port::kEspIn, std::nullopt, "", {}},
+      {"ESP to core_addr goes to the ESP stage untouched", Port::kCore,
+       testing::ethernet(kCoreMac, kCoreRouterMac, kEtherTypeIpv4,
+                         testing::ipv4(testing::ip4(ip("198.18.0.1"), kPorts.core_addr), kProtoEsp,
+                                       Bytes{0xc0, 0, 0, 1, 0, 0, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9})),
+       Port::kEspIn, std::nullopt, "", {}},
       {"other traffic to core_addr", Port::kCore,
        downlink_frame(udp_packet(kServer, kPorts.core_addr, 5000, 53)), Port::kNone,
        std::nullopt, "core.to_self", {}},
@@ -420,15 +438,17 @@ TEST(Pipeline, PacketsInVerdictsCountersAndBytesOut) {
     if (c.want_verdict) {
       EXPECT_STREQ(core::verdict_name(o.verdict), core::verdict_name(*c.want_verdict));
     }
-    if (c.want_out == Port::kAccess || c.want_out == Port::kCore) {
+    if (c.want_out == Port::kAccess || c.want_out == Port::kCore || c.want_out == Port::kEsp) {
       EXPECT_EQ(f.out(), c.want_bytes) << "got\n"
                                        << testing::hex(f.out()) << "\nwant\n"
                                        << testing::hex(c.want_bytes);
     }
-    if (c.want_out == Port::kControl) {
+    if (c.want_out == Port::kControl || c.want_out == Port::kEspIn) {
       EXPECT_EQ(f.out(), c.frame) << "a punted frame is untouched";
     }
-    EXPECT_EQ(frames_taken(worker.counters, c.in), 1u);
+    // The ESP stage (dataplane/dpdk) counts what it is handed.
+    const bool to_esp = c.want_out == Port::kEsp || c.want_out == Port::kEspIn;
+    EXPECT_EQ(frames_taken(worker.counters, c.in), to_esp ? 0u : 1u);
     EXPECT_EQ(worker.counters.rx[static_cast<size_t>(c.in)], 1u);
   }
 }

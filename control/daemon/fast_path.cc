@@ -1,5 +1,6 @@
 #include "control/daemon/fast_path.h"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -80,6 +81,24 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
     });
     if (!ike) return ike.error().prefixed("dataplane: ");
     fp->ike_ = std::move(*ike);
+    // charon's query_sa (lifetimes, DPD's "is the tunnel in use") reads the fast path's
+    // counters, on charon's threads: Engine::sa_usage may be called from any thread.
+    dp::Engine* fast = fp->engine_.get();
+    fp->ike_->set_usage_source([fast](uint32_t spi, core::Ipv4 dst, uint64_t& bytes,
+                                        uint64_t& packets, uint64_t& last_used_s) {
+      dp::EspUse use;
+      if (!fast->sa_usage(spi, dst.value, use)) return false;
+      bytes = use.bytes;
+      packets = use.packets;
+      // The workers' clock is the TSC; charon's is CLOCK_MONOTONIC seconds.
+      if (use.last_ns != 0) {
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const uint64_t ago_s = (dp::Engine::clock_ns() - use.last_ns) / 1'000'000'000;
+        last_used_s = static_cast<uint64_t>(now.tv_sec) > ago_s ? now.tv_sec - ago_s : 0;
+      }
+      return true;
+    });
     fp->ike_link_ = std::make_unique<IkeLink>(
         *fp->ike_, fp->core_link_,
         [raw = fp.get()](std::span<const uint8_t> f) { return raw->send_core(f); },
@@ -135,9 +154,32 @@ void FastPath::poll_ike(Service& service, int64_t now_ms) {
   }
   ike_->tick(now_ms);
   ike_link_->flush(now_ms);
-  // The SAs charon installed: the fast path's SAD is built from them (ESP is the next step;
-  // until then a route to a tunnel drops with uplink.tunnel_unavailable).
-  (void)ike_->take_sad();
+  // The SAs charon installed or deleted since the last round become the fast path's SAD.
+  if (auto sad = ike_->take_sad()) {
+    std::vector<dp::EspSaSpec> specs;
+    for (const ike::Sa& sa : *sad) {
+      dp::EspSaSpec s;
+      s.tunnel_id = sa.tunnel.value;
+      s.spi = sa.spi;
+      s.inbound = sa.inbound;
+      s.src = sa.src.value;
+      s.dst = sa.dst.value;
+      s.encap = sa.encap;
+      s.sport = sa.sport;
+      s.dport = sa.dport;
+      s.enc_alg = sa.enc_alg;
+      s.int_alg = sa.int_alg;
+      s.enc_key = sa.enc_key;
+      s.int_key = sa.int_key;
+      s.replay_window = sa.replay_window;
+      s.esn = sa.esn;
+      specs.push_back(std::move(s));
+    }
+    if (core::Status st = engine_->publish_sad(specs); !st) {
+      std::fprintf(stderr, "{\"event\":\"sad_publish_failed\",\"error\":\"%s\"}\n",
+                   st.error().message().c_str());
+    }
+  }
 }
 
 bool FastPath::poll(Service& service, int64_t now_ms) {

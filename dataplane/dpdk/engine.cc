@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <bitset>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include "core/check.h"
 #include "core/table_lookup.h"
@@ -24,6 +26,10 @@ namespace simcore::dp {
 namespace {
 
 constexpr unsigned kBurst = 32;
+
+// Worker lcores held by the engines of this process.
+std::mutex g_lcores_mu;
+std::bitset<RTE_MAX_LCORE> g_lcores_taken;
 
 // rte objects need process-unique names; several engines live in one test process.
 std::string unique_name(const char* what) {
@@ -68,6 +74,9 @@ struct Engine::Worker {
   WorkerStats stats{};
   // Frames processed in this burst, by the port they leave (transmitted together).
   rte_mbuf* out[kPortCount][kBurst * 4];
+  // ESP frames of this burst, decrypted after its other frames.
+  rte_mbuf* esp_in[kBurst * 4];
+  unsigned esp_in_count = 0;
   unsigned out_count[kPortCount] = {0, 0};
 };
 
@@ -121,8 +130,25 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
     if (r == nullptr) return rte_failure("control tx ring");
   }
 
-  unsigned lcore = rte_get_next_lcore(-1, 1, 0);
-  for (unsigned i = 0; i < config.workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+  // Worker lcores not already taken by another engine of this process (two gateways in one
+  // test, a replay next to a live engine).
+  std::vector<unsigned> lcores;
+  {
+    std::lock_guard lock(g_lcores_mu);
+    for (unsigned lc = rte_get_next_lcore(-1, 1, 0); lc < RTE_MAX_LCORE && lcores.size() < config.workers;
+         lc = rte_get_next_lcore(lc, 1, 0)) {
+      if (!g_lcores_taken[lc]) lcores.push_back(lc);
+    }
+    if (lcores.size() < config.workers) {
+      return core::Error::invalid("workers", std::to_string(config.workers) +
+                                                 " workers need as many free EAL lcores; other "
+                                                 "engines of this process hold the rest");
+    }
+    for (unsigned lc : lcores) g_lcores_taken[lc] = true;
+    e->lcores_ = lcores;
+  }
+  for (unsigned i = 0; i < config.workers; ++i) {
+    const unsigned lcore = lcores[i];
     auto reader = e->publisher_.make_reader();
     if (!reader.ok()) return reader.error();
     auto w = std::make_unique<Worker>(*e, i, lcore, std::move(*reader), config.flow_entries);
@@ -147,6 +173,15 @@ Engine::~Engine() {
   for (rte_ring* r : control_tx_) drain(r);
   rte_ring_free(records_);
   workers_.clear();  // readers unregister before the publisher goes
+  {
+    std::lock_guard lock(g_lcores_mu);
+    for (unsigned lc : lcores_) g_lcores_taken[lc] = false;
+  }
+  {
+    std::lock_guard lock(current_mu_);
+    current_.reset();  // the SAs before their crypto devices
+  }
+  crypto_.reset();
   access_.reset();
   core_.reset();
   rte_mempool_free(pool_);
@@ -159,9 +194,77 @@ core::Status Engine::publish(std::shared_ptr<const core::CompiledTables> tables)
   auto snap = std::make_shared<Snapshot>();
   snap->tables = std::move(tables);
   snap->fast = std::move(*fast);
-  current_ = snap;
+  if (current_ != nullptr) snap->esp = current_->esp;
+  {
+    std::lock_guard lock(current_mu_);
+    current_ = snap;
+  }
   publisher_.publish(std::move(snap));
   return core::Status::Ok();
+}
+
+core::Status Engine::publish_sad(const std::vector<EspSaSpec>& sas) {
+  if (current_ == nullptr) {
+    return core::Error(core::Code::kFailedPrecondition, "publish tables before SAs");
+  }
+  if (!sas.empty() && crypto_ == nullptr) {
+    auto c = EspCrypto::create();
+    if (!c.ok()) return c.error();
+    crypto_ = std::move(*c);
+  }
+  auto same = [](const EspSaSpec& a, const EspSaSpec& b) {
+    return a.spi == b.spi && a.dst == b.dst && a.inbound == b.inbound && a.src == b.src &&
+           a.tunnel_id == b.tunnel_id && a.encap == b.encap && a.sport == b.sport &&
+           a.dport == b.dport && a.enc_alg == b.enc_alg && a.int_alg == b.int_alg &&
+           a.enc_key == b.enc_key && a.int_key == b.int_key && a.esn == b.esn;
+  };
+  auto table = std::make_shared<EspTable>();
+  for (const EspSaSpec& spec : sas) {
+    std::shared_ptr<EspSa> kept;
+    if (current_->esp != nullptr) {
+      for (const auto& sa : current_->esp->sas) {
+        if (same(sa->spec(), spec)) kept = sa;
+      }
+    }
+    if (kept == nullptr) {
+      auto made = EspSa::create(*crypto_, spec);
+      if (!made.ok()) return made.error().prefixed("SA " + std::to_string(spec.spi) + ": ");
+      kept = std::move(*made);
+    }
+    table->sas.push_back(std::move(kept));
+  }
+  table->index();
+  auto snap = std::make_shared<Snapshot>(*current_);
+  snap->esp = std::move(table);
+  {
+    std::lock_guard lock(current_mu_);
+    current_ = snap;
+  }
+  publisher_.publish(std::move(snap));
+  return core::Status::Ok();
+}
+
+// TSC → ns as a 32.32 fixed-point multiply (no double conversion per burst).
+uint64_t Engine::clock_ns() noexcept {
+  static const uint64_t ns_per_tsc_q32 = (uint64_t{1'000'000'000} << 32) / rte_get_tsc_hz();
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(rte_rdtsc()) * ns_per_tsc_q32) >>
+                               32);
+}
+
+bool Engine::sa_usage(uint32_t spi, uint32_t dst, EspUse& use) const {
+  std::shared_ptr<const Snapshot> snap;
+  {
+    std::lock_guard lock(current_mu_);
+    snap = current_;
+  }
+  if (snap == nullptr || snap->esp == nullptr) return false;
+  for (const auto& sa : snap->esp->sas) {
+    if (sa->spec().spi == spi && sa->spec().dst == dst) {
+      use = sa->total();
+      return true;
+    }
+  }
+  return false;
 }
 
 uint64_t Engine::generation() const noexcept {
@@ -337,7 +440,81 @@ void count_things(const Outcome& o, Port in, ThingCounterTable& t) noexcept {
   }
 }
 
+// RFC 4301 §5.2: a decrypted packet must match the SA's traffic selectors. The tunnel's remote
+// subnets are the SPD rows of its network that route to it: the inner source must be in one.
+bool inside_tunnel(const core::CompiledTables& t, uint32_t tunnel_id, uint32_t src) noexcept {
+  for (size_t i = 0; i < t.tunnels.size(); ++i) {
+    if (t.tunnels[i].tunnel_id != tunnel_id) continue;
+    for (const core::SpdRow& r : t.spd) {
+      const uint32_t mask = r.len == 0 ? 0 : ~uint32_t{0} << (32 - r.len);
+      if (r.tunnel == i && (src & mask) == r.prefix) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+Outcome Engine::esp_encrypt(Worker& w, const Snapshot& snap, rte_mbuf* m, Frame& f,
+                            Outcome o) noexcept {
+  Counters& c = w.ctx.counters;
+  EspSa* sa = snap.esp == nullptr ? nullptr : snap.esp->find_outbound(o.tunnel);
+  if (sa == nullptr) return detail::drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
+  m->data_off = static_cast<uint16_t>(f.data_off);
+  m->data_len = static_cast<uint16_t>(f.data_len);
+  m->pkt_len = f.data_len;
+  rte_mbuf* one[1] = {m};
+  if (sa->encrypt(one, 1, w.index, w.ctx.now_ns) != 1) {
+    return detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
+  }
+  f = Frame{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
+  return esp_leave(config_.addressing, neighbours_, w.ctx, f, sa->spec().dst, o);
+}
+
+rte_mbuf* Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noexcept {
+  Counters& c = w.ctx.counters;
+  Outcome o;
+  auto dropped = [&](PipelineDrop why) {
+    (void)detail::drop(o, why, c);
+    rte_pktmbuf_free(m);
+    return nullptr;
+  };
+  PacketView v;
+  const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (parse_frame(data, m->data_len, ParseMode::kCore, v) != ParseStatus::kOk ||
+      v.outer.off + v.outer.total_len > m->data_len) {
+    return dropped(PipelineDrop::kEspMalformed);
+  }
+  const uint8_t* ip = data + v.outer.off;
+  const uint32_t len = v.outer.total_len;
+  EspSa* sa = snap.esp == nullptr ? nullptr : snap.esp->find_inbound(esp_spi(ip, len));
+  if (sa == nullptr) return dropped(PipelineDrop::kEspUnknownSpi);
+  if (!sa->well_formed(ip, len)) return dropped(PipelineDrop::kEspMalformed);
+  // The outer IPv4 packet alone: no Ethernet, no padding after it.
+  rte_pktmbuf_adj(m, static_cast<uint16_t>(v.outer.off));
+  rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - len));
+  rte_mbuf* one[1] = {m};
+  uint16_t refused = 0;
+  if (sa->decrypt(one, 1, w.index, w.ctx.now_ns, refused) != 1) {
+    return dropped(refused ? PipelineDrop::kEspReplay : PipelineDrop::kEspAuthFailed);
+  }
+  const uint8_t* inner = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (m->pkt_len < 20 || (inner[0] >> 4) != 4 ||
+      !inside_tunnel(*snap.tables, sa->spec().tunnel_id, load_be32(inner + 12))) {
+    return dropped(PipelineDrop::kEspPolicy);
+  }
+  // As if it had arrived so on the core port: the downlink pipeline takes it from here.
+  auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kEthHeaderLen));
+  if (eth == nullptr) return dropped(PipelineDrop::kNoHeadroom);
+  const Mac& mac = config_.addressing.core_mac;
+  std::copy(mac.begin(), mac.end(), eth);
+  std::memset(eth + 6, 0, 6);
+  eth[12] = static_cast<uint8_t>(kEtherTypeIpv4 >> 8);
+  eth[13] = static_cast<uint8_t>(kEtherTypeIpv4 & 0xff);
+  m->port = core_->id();
+  ++c.esp_decrypted;
+  return m;
+}
 
 void Engine::run(Worker& w) {
   const unsigned n_workers = static_cast<unsigned>(workers_.size());
@@ -357,8 +534,6 @@ void Engine::run(Worker& w) {
   core::Decision win_decision[kWindow];
   Record win_rec[kWindow];  // records_ only
   unsigned idle = 0;
-  // TSC → ns as a 32.32 fixed-point multiply (no double conversion in the loop).
-  const uint64_t ns_per_tsc_q32 = (uint64_t{1'000'000'000} << 32) / rte_get_tsc_hz();
 
   auto port_of = [&](const rte_mbuf* m) {
     return m->port == access_->id() ? Port::kAccess : Port::kCore;
@@ -418,8 +593,7 @@ void Engine::run(Worker& w) {
     // The burst's clock, read only when there is something to process: rdtsc is slow under a
     // hypervisor and an idle poll does not need it.
     if (n_mine != 0) {
-      w.ctx.now_ns = static_cast<uint64_t>(
-          (static_cast<unsigned __int128>(rte_rdtsc()) * ns_per_tsc_q32) >> 32);
+      w.ctx.now_ns = clock_ns();
       w.flows.set_now(w.ctx.now_ns);
     }
 
@@ -451,9 +625,10 @@ void Engine::run(Worker& w) {
       for (unsigned k = 0, j = 0; k < n_win; ++k) {
         WindowFrame& wf = win[k];
         const core::Decision* d = wf.p.step == Step::kDecide ? &win_decision[j++] : nullptr;
-        const Outcome o =
+        Outcome o =
             finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d);
         rte_mbuf* m = wf.m;
+        if (o.out == Port::kEsp) o = esp_encrypt(w, *snap, m, wf.f, o);
         count_things(o, wf.p.in, w.things);
         // The rule that decided (0: a chain's default action, not a rule; a flow: neither).
         if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
@@ -472,6 +647,10 @@ void Engine::run(Worker& w) {
             ++w.stats.punt_full;
             rte_pktmbuf_free(m);
           }
+          continue;
+        }
+        if (o.out == Port::kEspIn) {  // untouched: decrypted after the burst's other frames
+          w.esp_in[w.esp_in_count++] = m;
           continue;
         }
         m->data_off = static_cast<uint16_t>(wf.f.data_off);
@@ -505,6 +684,48 @@ void Engine::run(Worker& w) {
       if (n_win == kWindow || finish_may_classify(config_.addressing, wf.p)) finish_window();
     }
     if (n_win != 0) finish_window();
+
+    // Decrypted ESP continues as a downlink packet, on the worker that owns its Thing.
+    for (unsigned i = 0; i < w.esp_in_count; ++i) {
+      rte_mbuf* m = esp_decrypt(w, *snap, w.esp_in[i]);
+      if (m == nullptr) continue;
+      if (n_workers > 1) {
+        const unsigned owner = owner_of(m, Port::kCore, tables, w.index, n_workers);
+        if (owner != w.index) {
+          if (rte_ring_mp_enqueue(workers_[owner]->handoff, m) == 0) {
+            ++w.stats.handed_off;
+          } else {
+            ++w.stats.handoff_full;
+            rte_pktmbuf_free(m);
+          }
+          continue;
+        }
+      }
+      if (records_ != nullptr) {
+        win_rec[0] = record_of(m, Port::kCore, tables.generation);
+        win_rec[0].worker = static_cast<uint8_t>(w.index);
+      }
+      Frame f{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
+      const Outcome o = process(classify, config_.addressing, neighbours_, Port::kCore, f, w.ctx);
+      count_things(o, Port::kCore, w.things);
+      if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
+      if (records_ != nullptr) {
+        win_rec[0].outcome = o;
+        if (rte_ring_mp_enqueue_elem(records_, &win_rec[0], sizeof(Record)) != 0) {
+          ++w.stats.records_lost;
+        }
+      }
+      if (o.out != Port::kCore && o.out != Port::kAccess) {  // a decrypted packet is never ESP
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      m->data_off = static_cast<uint16_t>(f.data_off);
+      m->data_len = static_cast<uint16_t>(f.data_len);
+      m->pkt_len = f.data_len;
+      const size_t p = static_cast<size_t>(o.out);
+      w.out[p][w.out_count[p]++] = m;
+    }
+    w.esp_in_count = 0;
 
     if (w.index == 0) {  // control's frames leave through worker 0's queues
       for (size_t p = 0; p < kPortCount; ++p) {

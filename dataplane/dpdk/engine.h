@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "core/publisher.h"
 #include "core/result.h"
 #include "core/tables.h"
+#include "dataplane/dpdk/esp.h"
 #include "dataplane/dpdk/fast_tables.h"
 #include "dataplane/dpdk/port.h"
 #include "dataplane/neighbour.h"
@@ -81,10 +83,12 @@ struct WorkerStats {
   uint64_t records_lost;   // the record ring was full
 };
 
-// What workers read: the compiled tables and their DPDK form (which keeps them alive).
+// What workers read: the compiled tables and their DPDK form (which keeps them alive), and the
+// IPsec SAD (null until IKE installs an SA).
 struct Snapshot {
   std::shared_ptr<const core::CompiledTables> tables;
   std::shared_ptr<const FastTables> fast;
+  std::shared_ptr<const EspTable> esp;
 };
 
 class Engine {
@@ -100,6 +104,18 @@ class Engine {
   // Control thread only; frees snapshots no worker can still see. Fails (and the previous
   // snapshot stays) when DPDK cannot allocate the structures.
   core::Status publish(std::shared_ptr<const core::CompiledTables> tables);
+  // Makes `sas` the fast path's SAD (the CHILD_SAs IKE installed, both directions) and
+  // publishes it with the current tables. An SA already installed keeps its object, so its
+  // sequence number and replay window carry on. Control thread only; needs a published
+  // snapshot. Fails, keeping the previous SAD, when an SA's algorithm is not implemented or
+  // DPDK cannot make it (the message names the SPI).
+  core::Status publish_sad(const std::vector<EspSaSpec>& sas);
+  // What the fast path did with an installed SA (outer destination `dst`): false if none.
+  // Any thread (charon asks from its own).
+  bool sa_usage(uint32_t spi, uint32_t dst, EspUse& use) const;
+  // The workers' clock (EspUse::last_ns, WorkerContext::now_ns): ns from the TSC.
+  static uint64_t clock_ns() noexcept;
+
   // Launches the workers. Needs a published snapshot. Control thread only.
   core::Status start();
   // Asks the workers to finish their burst and return; waits for them. Idempotent.
@@ -142,6 +158,11 @@ class Engine {
  private:
   struct Worker;
   explicit Engine(const EngineConfig& config);
+  // The ESP stage on one worker (engine.cc).
+  Outcome esp_encrypt(Worker& w, const Snapshot& snap, rte_mbuf* m, Frame& f, Outcome o) noexcept;
+  // Decrypts an ESP frame; returns the decrypted frame (Ethernet + inner IPv4, as if received
+  // on the core port) or null when it was dropped (and counted).
+  rte_mbuf* esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noexcept;
   static int worker_main(void* arg);
   void run(Worker& w);
 
@@ -153,9 +174,12 @@ class Engine {
   rte_ring* records_ = nullptr;  // MP/SC ring of Record (record_ring > 0)
   rte_ring* control_tx_[kPortCount] = {nullptr, nullptr};
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<unsigned> lcores_;  // the workers', released to other engines at destruction
   NeighbourTable neighbours_;
   core::Publisher<Snapshot> publisher_;
+  std::unique_ptr<EspCrypto> crypto_;  // made with the first SA
   std::shared_ptr<const Snapshot> current_;
+  mutable std::mutex current_mu_;  // current_ for sa_usage() on other threads
   // Worker w transmits on queue w % tx_queues; a driver with fewer tx queues than workers
   // (net_pcap has one) makes workers share a queue, and then they take its lock.
   rte_spinlock_t tx_lock_[kPortCount][kMaxWorkers];

@@ -145,7 +145,8 @@ inline Bytes downlink_frame(size_t thing, uint16_t id) {
 // Two ring-backed ports and an engine on them.
 class RingLab {
  public:
-  explicit RingLab(unsigned workers, unsigned record_ring = 0) {
+  explicit RingLab(unsigned workers, unsigned record_ring = 0,
+                   const PortConfig& addressing = kPorts) {
     // Ports and rings need process-unique names.
     static std::atomic<int> n{0};
     const std::string tag = std::to_string(n++);
@@ -161,7 +162,7 @@ class RingLab {
     c.workers = workers;
     c.access.name = access.ok() ? *access : "";
     c.core.name = core.ok() ? *core : "";
-    c.addressing = kPorts;
+    c.addressing = addressing;
     c.idle_sleep_us = 50;
     c.idle_polls = 64;
     c.record_ring = record_ring;

@@ -132,6 +132,9 @@ core::Result<std::unique_ptr<EspSa>> EspSa::create(const EspCrypto& crypto,
     aead.aead.aad_length = spec.esn ? 12 : 8;
     chain = &aead;
     s->dev_ = crypto.gcm_dev();
+    s->iv_len_ = 8;
+    s->icv_len_ = 16;
+    s->block_ = 4;
   } else if (spec.enc_alg == kEncrAesCbc) {
     const size_t key = spec.enc_key.size();
     if (key != 16 && key != 24 && key != 32) {
@@ -179,6 +182,9 @@ core::Result<std::unique_ptr<EspSa>> EspSa::create(const EspCrypto& crypto,
       chain = &auth;
     }
     s->dev_ = crypto.mb_dev();
+    s->iv_len_ = 16;
+    s->icv_len_ = static_cast<uint8_t>(auth.auth.digest_length);
+    s->block_ = 16;
   } else {
     return core::Error::invalid("encAlg", "encryption transform " + std::to_string(spec.enc_alg) +
                                               " is not implemented in the fast path");
@@ -237,6 +243,15 @@ EspSa::~EspSa() {
     rte_ipsec_sa_fini(sa_);
     rte_free(sa_);
   }
+}
+
+bool EspSa::well_formed(const uint8_t* ip, uint32_t len) const noexcept {
+  if (len < kIpv4Header) return false;
+  uint32_t hl = (ip[0] & 0x0f) * 4u;
+  if (ip[9] == kProtoUdp) hl += kUdpHeader;
+  const uint32_t fixed = 8u + iv_len_ + icv_len_;  // SPI, sequence, IV, ICV
+  if (len < hl + fixed + 2) return false;         // + pad length and next header
+  return (len - hl - fixed) % block_ == 0;
 }
 
 EspUse EspSa::total() const noexcept {

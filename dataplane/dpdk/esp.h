@@ -85,6 +85,11 @@ class EspSa {
   EspSa& operator=(const EspSa&) = delete;
 
   const EspSaSpec& spec() const noexcept { return spec_; }
+  // Whether an inbound ESP packet (outer IPv4 at `ip`, `len` bytes, ESP in UDP or not) has the
+  // shape this SA's algorithms need: room for SPI, sequence, IV, trailer and ICV, and a
+  // ciphertext that is a whole number of the cipher's blocks. rte_ipsec refuses the others
+  // too, but indistinguishably from a replay.
+  bool well_formed(const uint8_t* ip, uint32_t len) const noexcept;
   // Totals over the workers (control thread, read while workers write).
   EspUse total() const noexcept;
 
@@ -108,6 +113,7 @@ class EspSa {
   rte_ipsec_session session_{};
   void* crypto_session_ = nullptr;
   uint8_t dev_ = 0;
+  uint8_t iv_len_ = 0, icv_len_ = 0, block_ = 0;
   EspUse use_[kEspMaxWorkers];
 };
 

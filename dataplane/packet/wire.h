@@ -45,6 +45,10 @@ inline constexpr uint16_t kGtpuPort = 2152;  // TS 29.281 4.4.2.3
 inline constexpr uint16_t kGtpcPort = 2123;
 inline constexpr uint16_t kIkePort = 500;       // RFC 7296 2
 inline constexpr uint16_t kIkeNatTPort = 4500;  // RFC 3948: IKE and UDP-encapsulated ESP
+inline constexpr uint8_t kProtoEsp = 50;
+// The most ESP tunnel mode adds to an inner packet: outer IPv4 20, UDP 8 (NAT-T), SPI and
+// sequence 8, IV 16 (CBC), padding and trailer 17 (CBC), ICV 16.
+inline constexpr uint32_t kEspOverhead = 20 + 8 + 8 + 16 + 17 + 16;
 inline constexpr uint16_t kIpv4FlagDf = 0x4000;
 inline constexpr uint8_t kIcmpEchoReply = 0;
 inline constexpr uint8_t kIcmpDestUnreachable = 3;
