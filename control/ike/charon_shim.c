@@ -19,6 +19,7 @@
 #include <kernel/kernel_net.h>
 #include <network/socket.h>
 #include <plugins/plugin_feature.h>
+#include <processing/jobs/callback_job.h>
 #include <processing/jobs/rekey_child_sa_job.h>
 #include <threading/rwlock.h>
 #include <threading/thread.h>
@@ -131,6 +132,50 @@ static void copy_key(uint8_t *to, uint16_t *to_len, chunk_t key)
 	memcpy(to, key.ptr, *to_len);
 }
 
+/* An SA's lifetime as a kernel would enforce it: charon rekeys a CHILD_SA when the kernel
+ * reports the soft expiry and deletes it at the hard one (as libipsec does for kernel-libipsec).
+ * The fast path does not count time, so these are scheduled here, for inbound SAs (charon finds
+ * the CHILD_SA by either SPI; one report per CHILD_SA). A report about an SA already gone (it
+ * was rekeyed earlier) finds nothing and is ignored by charon. */
+typedef struct {
+	uint32_t spi; /* network order */
+	host_t *dst;
+	bool hard;
+} expiry_t;
+
+static job_requeue_t expiry_fire(void *data)
+{
+	expiry_t *e = data;
+
+	charon->kernel->expire(charon->kernel, IPPROTO_ESP, e->spi, e->dst, e->hard);
+	return JOB_REQUEUE_NONE;
+}
+
+static void expiry_destroy(void *data)
+{
+	expiry_t *e = data;
+
+	e->dst->destroy(e->dst);
+	free(e);
+}
+
+static void schedule_expiry(uint32_t spi, host_t *dst, bool hard, uint64_t seconds)
+{
+	expiry_t *e;
+
+	if (!seconds)
+	{
+		return;
+	}
+	INIT(e,
+		.spi = spi,
+		.dst = dst->clone(dst),
+		.hard = hard,
+	);
+	lib->scheduler->schedule_job(lib->scheduler,
+		(job_t*)callback_job_create(expiry_fire, e, expiry_destroy, NULL), (uint32_t)seconds);
+}
+
 static status_t ipsec_add_sa(kernel_ipsec_t *this, kernel_ipsec_sa_id_t *id,
 							 kernel_ipsec_add_sa_t *d)
 {
@@ -171,6 +216,11 @@ static status_t ipsec_add_sa(kernel_ipsec_t *this, kernel_ipsec_sa_id_t *id,
 	}
 	cb.sa_added(cb.ctx, &sa);
 	memwipe(&sa, sizeof(sa));
+	if (d->inbound && d->lifetime)
+	{
+		schedule_expiry(id->spi, id->dst, FALSE, d->lifetime->time.rekey);
+		schedule_expiry(id->spi, id->dst, TRUE, d->lifetime->time.life);
+	}
 	return SUCCESS;
 }
 
