@@ -102,7 +102,8 @@ void IkeLink::flush(int64_t now_ms) {
 
 std::string IkeLink::metrics() const {
   std::string out =
-      "# HELP simcore_ike_datagrams_total IKE datagrams between the core port and charon.\n"
+      "# HELP simcore_ike_datagrams_total IKE datagrams between the core port and charon "
+      "(malformed: ones charon could not parse).\n"
       "# TYPE simcore_ike_datagrams_total counter\n";
   auto line = [&out](const char* what, uint64_t n) {
     out += "simcore_ike_datagrams_total{what=\"" + std::string(what) + "\"} " +
@@ -114,6 +115,7 @@ std::string IkeLink::metrics() const {
   line("send_failed", stats_.send_failed);
   line("unresolved", stats_.unresolved);
   line("arp_requests", stats_.arp_requests);
+  line("malformed", ike_.malformed());
   return out;
 }
 

@@ -1002,6 +1002,7 @@ static bool on_alert(listener_t *this, ike_sa_t *ike_sa, alert_t alert, va_list 
 	}
 	event_init(&e, SIMCORE_IKE_EVENT_ALERT, ike_sa);
 	snprintf(e.text, sizeof(e.text), "%s", text);
+	e.malformed = alert == ALERT_PARSE_ERROR_HEADER || alert == ALERT_PARSE_ERROR_BODY;
 	cb.event(cb.ctx, &e);
 	return TRUE;
 }

@@ -74,6 +74,7 @@ typedef struct {
   char state[SIMCORE_IKE_NAME];
   char proposal[SIMCORE_IKE_TEXT]; /* the negotiated algorithms, e.g. AES_GCM_16_128/... */
   char text[SIMCORE_IKE_TEXT];
+  uint8_t malformed; /* ALERT: an IKE message charon could not parse (header or body) */
 } simcore_ike_event;
 
 typedef struct {

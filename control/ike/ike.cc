@@ -68,6 +68,7 @@ struct Ike::Shared {
   std::map<core::TunnelId, TunnelState> tunnels;
   std::map<uint32_t, core::TunnelId> tunnel_by_peer;  // for events before charon knows the tunnel
   UsageSource usage;
+  uint64_t malformed = 0;
 
   TunnelState* tunnel_of(const simcore_ike_event& e) {
     core::TunnelId id{e.tunnel_id};
@@ -82,6 +83,7 @@ struct Ike::Shared {
 
   void on_event(const simcore_ike_event& e) {
     std::lock_guard lock(mu);
+    if (e.kind == SIMCORE_IKE_EVENT_ALERT && e.malformed) ++malformed;
     TunnelState* t = tunnel_of(e);
     if (!t) return;
     const int64_t now = clock();
@@ -415,6 +417,11 @@ bool Ike::rekey(core::TunnelId id) {
   }
   for (uint32_t spi : spis) simcore_ike_rekey_child(id.value, spi);
   return !spis.empty();
+}
+
+uint64_t Ike::malformed() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->malformed;
 }
 
 void Ike::set_usage_source(UsageSource source) {

@@ -98,6 +98,8 @@ class Ike {
   bool rekey(core::TunnelId id);
 
   void set_usage_source(UsageSource source);
+  // IKE messages charon could not parse (garbage on the punt path), since start.
+  uint64_t malformed() const;
 
   struct Shared;  // what charon's threads write
 

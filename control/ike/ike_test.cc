@@ -79,6 +79,7 @@ std::string report(const Ike& ike) {
   } else {
     o << "ike NONE\n";
   }
+  o << "malformed " << ike.malformed() << "\n";
   for (const Sa& sa : ike.sad()) {
     o << "sa " << (sa.inbound ? "in" : "out") << " " << sa.spi << " " << sa.src.str() << " "
       << sa.dst.str() << " " << sa.enc_alg << " " << hex(sa.enc_key) << " " << hex(sa.int_key)
@@ -390,6 +391,11 @@ TEST(IkePair, GarbageOnThePuntPathIsDropped) {
   }
   ASSERT_TRUE(wait_for([&] { return established(p.a->latest()) && established(p.b->latest()); }))
       << p.a->latest();
+  // charon counted the ones it tried to parse as IKE (it drops those shorter than an IKE
+  // header, or of another IKE version, before that); the tunnel did not notice.
+  const auto m = lines_starting(p.a->latest(), "malformed ");
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_GE(std::stoi(fields(m[0])[1]), 1) << p.a->latest();
 }
 
 }  // namespace
