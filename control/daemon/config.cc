@@ -107,7 +107,7 @@ void read_ike(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) 
   }
   only_keys(n, "dataplane.ike",
             {"port", "nattPort", "peerPort", "logLevel", "retransmitTries",
-             "retransmitTimeoutSeconds", "childRekeySeconds", "retrySeconds"},
+             "retransmitTimeoutSeconds", "childRekeySeconds", "retrySeconds", "forceUdpEncap"},
             errs);
   core::FieldErrors e;
   for (auto [key, field] : {std::pair{"port", &k.port}, std::pair{"nattPort", &k.natt_port},
@@ -132,6 +132,7 @@ void read_ike(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) 
       (k.retry_seconds < 1 || k.retry_seconds > 3600)) {
     e.add("retrySeconds", "1 to 3600");
   }
+  read(n, "forceUdpEncap", k.force_udp_encap, e);
   if (k.port == k.natt_port) e.add("nattPort", "differs from port");
   if (core::Status st = e.status(); !st) {
     for (const core::FieldError& f : st.error().fields())

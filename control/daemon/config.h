@@ -45,6 +45,7 @@ struct IkeSection {
   double retransmit_timeout_s = 0;    // 0: strongSwan's default (4 s)
   uint32_t child_rekey_seconds = 0;   // 0: an hour
   uint32_t retry_seconds = 10;        // an initiator tunnel left without an IKE_SA retries
+  bool force_udp_encap = false;       // ESP in UDP even without a NAT (strongSwan's encap=yes)
 };
 
 // The DPDK fast path (DESIGN.md "DPDK on these machines"). Present: simcored runs it.

@@ -72,7 +72,7 @@ TEST(Config, TheIkeSectionTurnsCharonOn) {
   auto c = load_config_text("dataplane:\n" + ports +
                             "  ike: {port: 5000, nattPort: 5001, peerPort: 5002, logLevel: 1,"
                             " retransmitTries: 2, retransmitTimeoutSeconds: 0.5,"
-                            " childRekeySeconds: 60, retrySeconds: 2}\n");
+                            " childRekeySeconds: 60, retrySeconds: 2, forceUdpEncap: true}\n");
   ASSERT_TRUE(c.ok()) << c.error().message();
   const IkeSection& k = *c->dataplane->ike;
   EXPECT_EQ(k.port, 5000);
@@ -83,6 +83,7 @@ TEST(Config, TheIkeSectionTurnsCharonOn) {
   EXPECT_DOUBLE_EQ(k.retransmit_timeout_s, 0.5);
   EXPECT_EQ(k.child_rekey_seconds, 60u);
   EXPECT_EQ(k.retry_seconds, 2u);
+  EXPECT_TRUE(k.force_udp_encap);
 }
 
 TEST(Config, ErrorsNameTheKey) {

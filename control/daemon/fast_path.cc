@@ -74,6 +74,7 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
     o.retransmit_timeout_s = c.ike->retransmit_timeout_s;
     o.child_rekey_seconds = c.ike->child_rekey_seconds;
     o.retry_seconds = c.ike->retry_seconds;
+    o.force_udp_encap = c.ike->force_udp_encap;
     auto ike = ike::Ike::start(o, [] {
       return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())

@@ -29,7 +29,7 @@ in DIR (SQLite, created on the first start with the shipped defaults and a first
                   smsValiditySeconds, dataplane {workers, lcores, memoryMb, hugepages, pci,
                   idleSleepMicros, access/core {port, devargs, address, prefixLength, gateway,
                   mtu, neighbours}, ike {port, nattPort, peerPort, logLevel, retransmitTries,
-                  retransmitTimeoutSeconds, childRekeySeconds, retrySeconds}}: present, simcored runs the
+                  retransmitTimeoutSeconds, childRekeySeconds, retrySeconds, forceUdpEncap}}: present, simcored runs the
                   DPDK fast path on those ports, and with `ike` the embedded IKEv2 daemon)
   --data-dir DIR  overrides dataDir
   --port N        overrides port (0: any free port; the chosen one is printed)

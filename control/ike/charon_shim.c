@@ -462,24 +462,15 @@ static status_t sock_send(socket_t *this, packet_t *packet)
 {
 	host_t *src = packet->get_source(packet), *dst = packet->get_destination(packet);
 	chunk_t data = packet->get_data(packet);
-	uint16_t sport = src->get_port(src);
-	uint8_t buf[8192];
 
-	if (!v4_of(dst) || data.len + 4 > sizeof(buf))
+	if (!v4_of(dst))
 	{
 		return FAILED;
 	}
-	if (sport == opt.natt_port)
-	{
-		/* RFC 3948 §2.2: IKE on the NAT-T port carries a zero non-ESP marker */
-		memset(buf, 0, 4);
-		memcpy(buf + 4, data.ptr, data.len);
-		cb.send(cb.ctx, opt.local_addr, sport, v4_of(dst), dst->get_port(dst), buf, data.len + 4);
-	}
-	else
-	{
-		cb.send(cb.ctx, opt.local_addr, sport, v4_of(dst), dst->get_port(dst), data.ptr, data.len);
-	}
+	/* As is: on the NAT-T port charon's sender has already put the non-ESP marker in front
+	 * (RFC 3948 §2.2), as its receiver expects it on what we deliver. */
+	cb.send(cb.ctx, opt.local_addr, src->get_port(src), v4_of(dst), dst->get_port(dst), data.ptr,
+			data.len);
 	return SUCCESS;
 }
 
@@ -523,15 +514,14 @@ int simcore_ike_deliver(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dpo
 	}
 	if (dport == opt.natt_port)
 	{
-		/* a non-zero first word is an ESP SPI (ESP-in-UDP), which is the fast path's */
+		/* a non-zero first word is an ESP SPI (ESP-in-UDP), which is the fast path's; the
+		 * zero marker stays: charon's receiver removes it */
 		static const uint8_t marker[4];
 
 		if (len < 4 || memcmp(data, marker, 4) != 0)
 		{
 			return -1;
 		}
-		data += 4;
-		len -= 4;
 	}
 	if (len == 0)
 	{
@@ -756,6 +746,7 @@ int simcore_ike_set_tunnel(const simcore_ike_tunnel *t, char *err, size_t err_le
 		.remote = remote,
 		.remote_port = t->peer_port ? t->peer_port : IKEV2_UDP_PORT,
 		.no_certreq = TRUE,
+		.force_encap = opt.force_udp_encap != 0,
 		.fragmentation = FRAGMENTATION_YES,
 	};
 	ike_cfg = ike_cfg_create(&ike);

@@ -98,6 +98,7 @@ typedef struct {
   int log_level;       /* charon's default log level on stderr: -1 silent .. 4 */
   unsigned retransmit_tries;   /* 0: strongSwan's default (5) */
   double retransmit_timeout_s; /* 0: strongSwan's default (4 s) */
+  int force_udp_encap;         /* ESP in UDP even without a NAT (strongSwan's encap=yes) */
 } simcore_ike_options;
 
 /* A tunnel object as a charon connection. Proposals use strongSwan's syntax, comma-separated

@@ -199,6 +199,7 @@ core::Result<std::unique_ptr<Ike>> Ike::start(const Options& options, Clock cloc
   o.log_level = options.log_level;
   o.retransmit_tries = options.retransmit_tries;
   o.retransmit_timeout_s = options.retransmit_timeout_s;
+  o.force_udp_encap = options.force_udp_encap ? 1 : 0;
   simcore_ike_callbacks cb{};
   cb.ctx = ike->shared_.get();
   cb.send = &Shared::send;

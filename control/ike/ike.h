@@ -32,6 +32,7 @@ struct Options {
   unsigned retransmit_tries = 0;     // 0: strongSwan's default
   double retransmit_timeout_s = 0;   // 0: strongSwan's default
   uint32_t child_rekey_seconds = 0;  // 0: 1 h
+  bool force_udp_encap = false;      // ESP in UDP (and IKE on the NAT-T port) without a NAT
   // An initiator tunnel without any IKE_SA (charon gave up: a wrong PSK, no common proposal)
   // is initiated again this often, so fixing the peer brings it up without touching ours.
   uint32_t retry_seconds = 10;

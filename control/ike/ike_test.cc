@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -31,6 +32,7 @@ struct PeerSpec {
   std::vector<std::string> esp{"aes128gcm16-ecp256"};
   std::vector<std::string> ike_proposals;
   core::Cidr pool, remote;
+  bool force_encap = false;
 };
 
 core::Model model_of(const PeerSpec& s) {
@@ -83,7 +85,8 @@ std::string report(const Ike& ike) {
   for (const Sa& sa : ike.sad()) {
     o << "sa " << (sa.inbound ? "in" : "out") << " " << sa.spi << " " << sa.src.str() << " "
       << sa.dst.str() << " " << sa.enc_alg << " " << hex(sa.enc_key) << " " << hex(sa.int_key)
-      << " " << sa.tunnel.value << "\n";
+      << " " << sa.tunnel.value << " encap=" << sa.encap << ":" << sa.sport << ":" << sa.dport
+      << "\n";
   }
   return o.str();
 }
@@ -95,6 +98,7 @@ std::string report(const Ike& ike) {
   o.local = spec.local;
   o.retransmit_tries = 2;
   o.retransmit_timeout_s = 0.5;
+  o.force_udp_encap = spec.force_encap;
   auto ike = Ike::start(o, [] {
     return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -107,6 +111,9 @@ std::string report(const Ike& ike) {
   }
   (*ike)->sync(model_of(spec));
   std::string last;
+  // IKE on the NAT-T port as it leaves: one zero non-ESP marker, then an IKEv2 header (a
+  // non-zero initiator SPI, version 2.0 at byte 17) — RFC 3948 §2.2, RFC 7296 §3.1.
+  uint64_t natt_ok = 0, natt_bad = 0;
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   bool quit = false;
   while (!quit && std::chrono::steady_clock::now() < deadline) {
@@ -133,6 +140,13 @@ std::string report(const Ike& ike) {
       if (cmd == 'd') (*ike)->sync(core::Model{});
     }
     for (const Datagram& d : (*ike)->take_outgoing()) {
+      if (d.sport == 4500) {
+        const auto& b = d.payload;
+        const bool ok = b.size() >= 4 + 28 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0 &&
+                        std::any_of(b.begin() + 4, b.begin() + 12, [](uint8_t x) { return x; }) &&
+                        b[4 + 17] == 0x20;
+        ++(ok ? natt_ok : natt_bad);
+      }
       uint8_t out[9000];
       if (d.payload.size() + 12 > sizeof(out)) continue;
       std::memcpy(out, &d.src.value, 4);
@@ -143,7 +157,8 @@ std::string report(const Ike& ike) {
       (void)!::send(link, out, d.payload.size() + 12, MSG_DONTWAIT);
     }
     (void)(*ike)->take_sad();
-    std::string now = report(**ike);
+    std::string now = report(**ike) + "natt " + std::to_string(natt_ok) + " " +
+                      std::to_string(natt_bad) + "\n";
     if (now != last) {
       last = now;
       (void)!::send(ctl, now.data(), now.size(), MSG_DONTWAIT);
@@ -272,11 +287,11 @@ TEST(IkePair, TunnelComesUpWithMirroredSpisAndKeys) {
   const std::string ra = p.a->latest(), rb = p.b->latest();
   const auto a_in = sa_line(ra, "in"), a_out = sa_line(ra, "out");
   const auto b_in = sa_line(rb, "in"), b_out = sa_line(rb, "out");
-  ASSERT_EQ(a_in.size(), 9u);
-  ASSERT_EQ(b_out.size(), 9u);
+  ASSERT_EQ(a_in.size(), 10u);
+  ASSERT_EQ(b_out.size(), 10u);
   // A's inbound SA is B's outbound one: same SPI, addresses, algorithm (20 = AES-GCM-16) and
   // the same 16-byte key + 4-byte salt; and the other way round.
-  for (size_t i = 2; i < 9; ++i) {
+  for (size_t i = 2; i < 10; ++i) {
     EXPECT_EQ(a_in[i], b_out[i]) << "field " << i;
     EXPECT_EQ(a_out[i], b_in[i]) << "field " << i;
   }
@@ -306,12 +321,37 @@ TEST(IkePair, CbcWithHmacSha256NegotiatesBothKeys) {
   ASSERT_TRUE(wait_for([&] { return established(p.a->latest()) && established(p.b->latest()); }))
       << p.a->latest();
   const auto a_out = sa_line(p.a->latest(), "out"), b_in = sa_line(p.b->latest(), "in");
-  ASSERT_EQ(a_out.size(), 9u);
+  ASSERT_EQ(a_out.size(), 10u);
   EXPECT_EQ(a_out[5], "12");                 // ENCR_AES_CBC
   EXPECT_EQ(a_out[6].size(), 2u * 32);       // AES-256
   EXPECT_EQ(a_out[7].size(), 2u * 32);       // HMAC-SHA2-256 key
   EXPECT_EQ(a_out[6], b_in[6]);
   EXPECT_EQ(a_out[7], b_in[7]);
+}
+
+// Forced UDP encapsulation, as when a NAT is detected (and as a stock peer with
+// kernel-libipsec always asks): IKE moves to the NAT-T port with its zero non-ESP marker, and
+// the SAs are ESP in UDP between the two NAT-T ports.
+TEST(IkePair, UdpEncapsulationMovesIkeToTheNatTPortAndEncapsulatesTheSas) {
+  PeerSpec a = side_a(), b = side_b();
+  a.force_encap = true;
+  Pair p(a, b);
+  ASSERT_TRUE(wait_for([&] { return established(p.a->latest()) && established(p.b->latest()); }))
+      << p.a->latest() << p.b->latest();
+  for (const std::string& r : {p.a->latest(), p.b->latest()}) {
+    for (const char* dir : {"in", "out"}) {
+      const auto f = sa_line(r, dir);
+      ASSERT_EQ(f.size(), 10u) << r;
+      EXPECT_EQ(f[9], "encap=1:4500:4500") << r;
+    }
+  }
+  EXPECT_EQ(sa_line(p.a->latest(), "in")[6], sa_line(p.b->latest(), "out")[6]);
+  // IKE_AUTH went over the NAT-T port from both sides, each message with one marker.
+  for (const std::string& r : {p.a->latest(), p.b->latest()}) {
+    const auto n = fields(lines_starting(r, "natt ")[0]);
+    EXPECT_GE(std::stoi(n[1]), 1) << r;
+    EXPECT_EQ(n[2], "0") << r;
+  }
 }
 
 TEST(IkePair, RekeyReplacesTheSasAndDeleteRemovesThem) {
@@ -323,8 +363,8 @@ TEST(IkePair, RekeyReplacesTheSasAndDeleteRemovesThem) {
   ASSERT_TRUE(wait_for([&] {
     const std::string r = p.a->latest();
     return established(r) &&
-           sa_line(r, "in").size() == 9 && sa_line(r, "in")[2] != before &&
-           established(p.b->latest()) && sa_line(p.b->latest(), "out").size() == 9 &&
+           sa_line(r, "in").size() == 10 && sa_line(r, "in")[2] != before &&
+           established(p.b->latest()) && sa_line(p.b->latest(), "out").size() == 10 &&
            sa_line(p.b->latest(), "out")[2] == sa_line(r, "in")[2];
   })) << p.a->latest() << p.b->latest();
   EXPECT_NE(p.a->latest().find("rekeys=1"), std::string::npos) << p.a->latest();

@@ -179,9 +179,8 @@ Engine::~Engine() {
   }
   {
     std::lock_guard lock(current_mu_);
-    current_.reset();  // the SAs before their crypto devices
+    current_.reset();
   }
-  crypto_.reset();
   access_.reset();
   core_.reset();
   rte_mempool_free(pool_);

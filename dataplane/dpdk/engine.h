@@ -176,8 +176,10 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<unsigned> lcores_;  // the workers', released to other engines at destruction
   NeighbourTable neighbours_;
-  core::Publisher<Snapshot> publisher_;
+  // Before the publisher and current_: their snapshots hold the SAs, whose crypto sessions must
+  // be freed while the crypto devices still exist.
   std::unique_ptr<EspCrypto> crypto_;  // made with the first SA
+  core::Publisher<Snapshot> publisher_;
   std::shared_ptr<const Snapshot> current_;
   mutable std::mutex current_mu_;  // current_ for sa_usage() on other threads
   // Worker w transmits on queue w % tx_queues; a driver with fewer tx queues than workers
