@@ -114,6 +114,12 @@ class IpsecSimcored : public ::testing::Test {
     ASSERT_TRUE(b_->start()) << "simcored B did not start";
   }
   void TearDown() override {
+    // A clean stop with tunnels up: charon closes them, then the ports go.
+    for (Side* s : {a_.get(), b_.get()}) {
+      if (s) {
+        EXPECT_EQ(s->daemon->stop(SIGTERM), 0);
+      }
+    }
     a_.reset();
     b_.reset();
     fs::remove_all(base_);

@@ -424,6 +424,9 @@ TEST(IpsecTraffic, GpdusCrossTheTunnelEncryptedByOneCoreAndDecryptedByTheOther) 
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::printf("tunnel made in the API -> first packet through it: %.1f ms\n", ms);
     RecordProperty("tunnel_to_first_packet_ms", static_cast<int>(ms));
+    // Both stop cleanly (charon closes its tunnel first, the ports after).
+    EXPECT_EQ(a.daemon().stop(SIGTERM), 0);
+    EXPECT_EQ(b.daemon().stop(SIGTERM), 0);
   }
   fs::remove_all(base);
 }

@@ -1,5 +1,8 @@
 #include "dataplane/dpdk/eal.h"
 
+#include <cstdlib>
+#include <filesystem>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -59,6 +62,16 @@ core::Status eal_init(const EalOptions& options) {
                        std::string("rte_eal_init failed: ") + rte_strerror(rte_errno));
   }
   s.ready = true;
+  if (!options.file_prefix.empty()) {
+    // A private prefix leaves a runtime directory under /var/run/dpdk (or $XDG_RUNTIME_DIR)
+    // named after it; EAL never removes it. Nothing else uses it once this process is gone.
+    static std::string dir;
+    dir = rte_eal_get_runtime_dir();
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
+  }
   return core::Status::Ok();
 }
 
