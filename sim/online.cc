@@ -612,7 +612,7 @@ Fate expected_fate(const Expected& e) noexcept {
     case core::Verdict::kForward: return Fate::kForwardCore;
     case core::Verdict::kHairpin:
     case core::Verdict::kDeliver: return Fate::kForwardAccess;
-    case core::Verdict::kTunnel:  // ESP toward the peer: not built, so dropped (pipeline set)
+    case core::Verdict::kTunnel:  // no IKE peer in a replay: no CHILD_SA, dropped (pipeline set)
     case core::Verdict::kDrop: return Fate::kDropped;
   }
   return Fate::kUnchecked;

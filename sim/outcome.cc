@@ -5,6 +5,8 @@ namespace simcore::sim {
 Expected expect_policy(const core::Decision& d) {
   Expected e;
   e.decision = d;
+  // A replay has no IKE peer, so no tunnel has a CHILD_SA: the fast path drops what it routes
+  // there (ESP itself is tested with real peers: tests/ipsec_*).
   if (d.verdict == core::Verdict::kTunnel) e.pipeline = dp::PipelineDrop::kUplinkTunnelUnavailable;
   return e;
 }
