@@ -11,6 +11,7 @@
 #include <rte_spinlock.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bitset>
 #include <cstring>
@@ -454,22 +455,6 @@ bool inside_tunnel(const core::CompiledTables& t, uint32_t tunnel_id, uint32_t s
 
 }  // namespace
 
-Outcome Engine::esp_encrypt(Worker& w, const Snapshot& snap, rte_mbuf* m, Frame& f,
-                            Outcome o) noexcept {
-  Counters& c = w.ctx.counters;
-  EspSa* sa = snap.esp == nullptr ? nullptr : snap.esp->find_outbound(o.tunnel);
-  if (sa == nullptr) return detail::drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
-  m->data_off = static_cast<uint16_t>(f.data_off);
-  m->data_len = static_cast<uint16_t>(f.data_len);
-  m->pkt_len = f.data_len;
-  rte_mbuf* one[1] = {m};
-  if (sa->encrypt(one, 1, w.index, w.ctx.now_ns) != 1) {
-    return detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
-  }
-  f = Frame{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
-  return esp_leave(config_.addressing, neighbours_, w.ctx, f, sa->spec().dst, o);
-}
-
 rte_mbuf* Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noexcept {
   Counters& c = w.ctx.counters;
   Outcome o;
@@ -616,48 +601,106 @@ void Engine::run(Worker& w) {
     // flows of the frames before it only — every decision is the one sequential processing
     // makes.
     unsigned n_win = 0, n_desc = 0;
+    // A frame's final outcome: per-Thing counters, rule hits, its record, and where it goes.
+    auto emit = [&](unsigned k, const Outcome& o) {
+      WindowFrame& wf = win[k];
+      rte_mbuf* m = wf.m;
+      count_things(o, wf.p.in, w.things);
+      // The rule that decided (0: a chain's default action, not a rule; a flow: neither).
+      if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
+      if (records_ != nullptr) {
+        win_rec[k].outcome = o;
+        if (rte_ring_mp_enqueue_elem(records_, &win_rec[k], sizeof(Record)) != 0) {
+          ++w.stats.records_lost;
+        }
+      }
+      if (o.out == Port::kNone) {
+        rte_pktmbuf_free(m);
+        return;
+      }
+      if (o.out == Port::kControl) {  // untouched: control parses it again
+        if (rte_ring_mp_enqueue(punt_, m) != 0) {
+          ++w.stats.punt_full;
+          rte_pktmbuf_free(m);
+        }
+        return;
+      }
+      if (o.out == Port::kEspIn) {  // untouched: decrypted after the burst's other frames
+        w.esp_in[w.esp_in_count++] = m;
+        return;
+      }
+      m->data_off = static_cast<uint16_t>(wf.f.data_off);
+      m->data_len = static_cast<uint16_t>(wf.f.data_len);
+      m->pkt_len = wf.f.data_len;
+      const size_t p = static_cast<size_t>(o.out);
+      w.out[p][w.out_count[p]++] = m;
+    };
+    // The window's frames bound for tunnels, encrypted together: one call per SA (rte_ipsec and
+    // the crypto PMD cost a lot per call), then each leaves toward its peer. Outcomes are
+    // emitted in the frames' order all the same (replays match records to frames by it).
+    Outcome win_out[kWindow];
+    unsigned esp_k[kWindow];
+    bool esp_done[kWindow];
+    auto encrypt_window = [&](unsigned n_esp) {
+      Counters& c = w.ctx.counters;
+      std::fill(esp_done, esp_done + n_esp, false);
+      for (unsigned i = 0; i < n_esp; ++i) {
+        if (esp_done[i]) continue;
+        const uint32_t tunnel = win_out[esp_k[i]].tunnel;
+        EspSa* sa = snap->esp == nullptr ? nullptr : snap->esp->find_outbound(tunnel);
+        rte_mbuf* mb[kWindow];
+        unsigned group[kWindow];
+        uint16_t n = 0;
+        for (unsigned j = i; j < n_esp; ++j) {
+          if (esp_done[j] || win_out[esp_k[j]].tunnel != tunnel) continue;
+          esp_done[j] = true;
+          WindowFrame& wf = win[esp_k[j]];
+          wf.m->data_off = static_cast<uint16_t>(wf.f.data_off);
+          wf.m->data_len = static_cast<uint16_t>(wf.f.data_len);
+          wf.m->pkt_len = wf.f.data_len;
+          group[n] = j;
+          mb[n++] = wf.m;
+        }
+        if (sa == nullptr) {
+          for (uint16_t g = 0; g < n; ++g) {
+            Outcome& o = win_out[esp_k[group[g]]];
+            o = detail::drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
+          }
+          continue;
+        }
+        const uint16_t ok = sa->encrypt(mb, n, w.index, w.ctx.now_ns);
+        // encrypt() moves the failures behind the successes: find each mbuf's frame again.
+        for (uint16_t b = 0; b < n; ++b) {
+          unsigned j = group[0];
+          for (uint16_t g = 0; g < n; ++g) {
+            if (win[esp_k[group[g]]].m == mb[b]) j = group[g];
+          }
+          WindowFrame& wf = win[esp_k[j]];
+          Outcome& o = win_out[esp_k[j]];
+          if (b >= ok) {
+            o = detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
+            continue;
+          }
+          wf.f = Frame{{static_cast<uint8_t*>(wf.m->buf_addr), wf.m->buf_len}, wf.m->data_off,
+                       wf.m->data_len};
+          o = esp_leave(config_.addressing, neighbours_, w.ctx, wf.f, sa->spec().dst, o);
+        }
+      }
+    };
     auto finish_window = [&] {
       if (n_desc != 0) {
         fast_lookup_burst(*snap->fast, win_desc, static_cast<uint16_t>(n_desc), w.flows,
                           win_decision);
       }
+      unsigned n_esp = 0;
       for (unsigned k = 0, j = 0; k < n_win; ++k) {
         WindowFrame& wf = win[k];
         const core::Decision* d = wf.p.step == Step::kDecide ? &win_decision[j++] : nullptr;
-        Outcome o =
-            finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d);
-        rte_mbuf* m = wf.m;
-        if (o.out == Port::kEsp) o = esp_encrypt(w, *snap, m, wf.f, o);
-        count_things(o, wf.p.in, w.things);
-        // The rule that decided (0: a chain's default action, not a rule; a flow: neither).
-        if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
-        if (records_ != nullptr) {
-          win_rec[k].outcome = o;
-          if (rte_ring_mp_enqueue_elem(records_, &win_rec[k], sizeof(Record)) != 0) {
-            ++w.stats.records_lost;
-          }
-        }
-        if (o.out == Port::kNone) {
-          rte_pktmbuf_free(m);
-          continue;
-        }
-        if (o.out == Port::kControl) {  // untouched: control parses it again
-          if (rte_ring_mp_enqueue(punt_, m) != 0) {
-            ++w.stats.punt_full;
-            rte_pktmbuf_free(m);
-          }
-          continue;
-        }
-        if (o.out == Port::kEspIn) {  // untouched: decrypted after the burst's other frames
-          w.esp_in[w.esp_in_count++] = m;
-          continue;
-        }
-        m->data_off = static_cast<uint16_t>(wf.f.data_off);
-        m->data_len = static_cast<uint16_t>(wf.f.data_len);
-        m->pkt_len = wf.f.data_len;
-        const size_t p = static_cast<size_t>(o.out);
-        w.out[p][w.out_count[p]++] = m;
+        win_out[k] = finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d);
+        if (win_out[k].out == Port::kEsp) esp_k[n_esp++] = k;
       }
+      if (n_esp != 0) encrypt_window(n_esp);
+      for (unsigned k = 0; k < n_win; ++k) emit(k, win_out[k]);
       n_win = n_desc = 0;
     };
     for (unsigned i = 0; i < n_mine; ++i) {

@@ -158,8 +158,7 @@ class Engine {
  private:
   struct Worker;
   explicit Engine(const EngineConfig& config);
-  // The ESP stage on one worker (engine.cc).
-  Outcome esp_encrypt(Worker& w, const Snapshot& snap, rte_mbuf* m, Frame& f, Outcome o) noexcept;
+  // The ESP stage on one worker (engine.cc; encryption is in the worker loop, per window).
   // Decrypts an ESP frame; returns the decrypted frame (Ethernet + inner IPv4, as if received
   // on the core port) or null when it was dropped (and counted).
   rte_mbuf* esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noexcept;

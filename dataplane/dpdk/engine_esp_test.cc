@@ -206,6 +206,53 @@ TEST_F(EngineEsp, EncryptedAtOneGatewayDecryptedAtTheOtherByteForByte) {
   EXPECT_FALSE(b_->engine->sa_usage(0x1234, kCoreB, use));
 }
 
+// Tunnel traffic mixed with plain traffic in the same bursts: the ESP stage encrypts a window's
+// tunnel frames together, and every one leaves with its own sequence number and arrives intact;
+// the plain ones are not held up.
+TEST_F(EngineEsp, BurstsOfTunnelAndPlainTrafficAllArrive) {
+  install_sas();
+  constexpr uint16_t kEach = 40;
+  for (uint16_t i = 1; i <= kEach; ++i) {
+    a_->send(Port::kAccess, uplink_to(kThingB, i, 100 + i));
+    a_->send(Port::kAccess, uplink_frame(0, 9000, static_cast<uint16_t>(1000 + i)));
+  }
+  const auto out = a_->received(Port::kCore, 2 * kEach);
+  ASSERT_EQ(out.size(), 2u * kEach);
+  std::vector<bool> seq_seen(kEach + 1, false);
+  size_t plain = 0;
+  for (const Bytes& f : out) {
+    // A's core port speaks VLAN 7 for the network's plain traffic, untagged ESP to the peer.
+    if (load_be16(f.data() + 12) == kEtherTypeVlan) {
+      ++plain;
+      continue;
+    }
+    ASSERT_EQ(f[14 + 9], kProtoEsp);
+    const uint32_t seq = load_be32(f.data() + 38);
+    ASSERT_GE(seq, 1u);
+    ASSERT_LE(seq, kEach);
+    EXPECT_FALSE(seq_seen[seq]) << "sequence number " << seq << " twice";
+    seq_seen[seq] = true;
+    b_->send(Port::kCore, f);
+  }
+  EXPECT_EQ(plain, kEach);
+  const auto delivered = b_->received(Port::kAccess, kEach);
+  ASSERT_EQ(delivered.size(), kEach);
+  std::vector<bool> id_seen(kEach + 1, false);
+  for (const Bytes& g : delivered) {
+    const uint16_t id = load_be16(g.data() + 50 + 4);
+    ASSERT_GE(id, 1);
+    ASSERT_LE(id, kEach);
+    id_seen[id] = true;
+    Ip4 h = testing::ip4(thing_addr(0), kThingB, 62);
+    h.id = id;
+    const Bytes want = testing::ipv4(h, kProtoUdp,
+                                     testing::udp(h, 40000, 7000, Bytes(100 + id, 0x5a)));
+    EXPECT_EQ(Bytes(g.begin() + 50, g.end()), want) << "id " << id;
+  }
+  EXPECT_EQ(std::count(id_seen.begin(), id_seen.end(), true), kEach);
+  EXPECT_EQ(a_->engine->total().esp_encrypted, kEach);
+}
+
 TEST_F(EngineEsp, BadEspIsCountedByReasonAndNeverDelivered) {
   install_sas();
   const Bytes good = encrypted_at_a(1);

@@ -2,7 +2,7 @@
 
 #include <rte_cryptodev.h>
 #include <rte_dev.h>
-#include <rte_ip.h>
+#include <rte_byteorder.h>
 #include <rte_malloc.h>
 
 #include <algorithm>
@@ -61,10 +61,16 @@ void put_be16(uint8_t* p, uint16_t v) noexcept {
 }
 uint16_t get_be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
+// The outer header is always 20 bytes (our template): a fixed sum, not rte_ipv4_cksum's loop
+// over any header length (a fifth of encrypt()'s time in a profile).
 void ipv4_checksum(uint8_t* ip) noexcept {
-  ip[10] = ip[11] = 0;
-  const uint16_t sum = rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip));
-  std::memcpy(ip + 10, &sum, 2);  // rte_ipv4_cksum returns it ready to store
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) {
+    if (i != 10) sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
+  }
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  put_be16(ip + 10, static_cast<uint16_t>(~sum));
 }
 
 }  // namespace
@@ -266,6 +272,8 @@ EspUse EspSa::total() const noexcept {
 
 uint16_t EspSa::encrypt(rte_mbuf* mb[], uint16_t n, unsigned worker, uint64_t now_ns) noexcept {
   uint64_t bytes = 0;
+  // l2_len/l3_len live in the mbuf's second cache line, which nothing has touched yet.
+  for (uint16_t i = 0; i < n; ++i) rte_mbuf_prefetch_part2(mb[i]);
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = mb[i];
     const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
@@ -305,6 +313,7 @@ uint16_t EspSa::encrypt(rte_mbuf* mb[], uint16_t n, unsigned worker, uint64_t no
 
 uint16_t EspSa::decrypt(rte_mbuf* mb[], uint16_t n, unsigned worker, uint64_t now_ns,
                         uint16_t& replayed) noexcept {
+  for (uint16_t i = 0; i < n; ++i) rte_mbuf_prefetch_part2(mb[i]);
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = mb[i];
     uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
