@@ -4,21 +4,41 @@
 // Pure; any thread; no allocation.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace simcore::dp {
 
 // Returns the one's-complement sum of `len` bytes (big-endian words, an odd byte padded with
-// zero) added to `sum`, not folded and not complemented.
+// zero) added to `sum`, not folded and not complemented. The bytes are summed as the machine's
+// own 32-bit words and the folded result swapped once (RFC 1071 §2(B): the sum does not depend
+// on byte order): five loads for an IPv4 header instead of ten 16-bit steps.
 inline uint32_t ones_sum(const uint8_t* p, size_t len, uint32_t sum = 0) noexcept {
-  while (len >= 2) {
-    sum += static_cast<uint32_t>((p[0] << 8) | p[1]);
+  uint64_t acc = 0;
+  for (; len >= 4; p += 4, len -= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    acc += w;
+  }
+  if (len >= 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    acc += w;
     p += 2;
     len -= 2;
   }
-  if (len) sum += static_cast<uint32_t>(p[0] << 8);
-  return sum;
+  if (len) acc += p[0];  // the byte that comes first in its 16-bit word
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  uint32_t s32 = static_cast<uint32_t>(acc);
+  s32 = (s32 & 0xffff) + (s32 >> 16);
+  s32 = (s32 & 0xffff) + (s32 >> 16);
+  if constexpr (std::endian::native == std::endian::little) {
+    s32 = ((s32 & 0xff) << 8) | (s32 >> 8);
+  }
+  return sum + s32;
 }
 
 // Returns `sum` folded to 16 bits (end-around carry).
