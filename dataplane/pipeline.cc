@@ -9,10 +9,9 @@
 namespace simcore::dp {
 namespace {
 
-Outcome sent(Outcome o, Port out, Counters& c) noexcept {
+void sent(Outcome& o, Port out, Counters& c) noexcept {
   o.out = out;
   ++c.tx[static_cast<size_t>(out)];
-  return o;
 }
 
 // The packet at f.data() is the (inner) IPv4 packet `ip` described, now starting at offset 0.
@@ -75,35 +74,32 @@ NextHop next_hop(const PortConfig& cfg, const NeighbourTable& nb, Port p, uint32
 // The packet (already counted as dropped) cannot leave: its frame becomes an ARP request for
 // the next hop out of `p`, at most once per next hop per kArpRetryNs. No next hop (no
 // gateway configured) means no request.
-Outcome arp_for(const PortConfig& cfg, WorkerContext& w, Port p, uint32_t nh, uint16_t tci,
-                Frame& f, Outcome o) noexcept {
-  if (nh == 0) return o;
+void arp_for(const PortConfig& cfg, WorkerContext& w, Port p, uint32_t nh, uint16_t tci,
+             Frame& f, Outcome& o) noexcept {
+  if (nh == 0) return;
   if (!w.arp.allow(nh, w.now_ns)) {
     ++w.counters.arp_requests_throttled;
-    return o;
+    return;
   }
-  if (!arp_request(f, port_mac(cfg, p), port_addr(cfg, p), nh, tci)) return o;
+  if (!arp_request(f, port_mac(cfg, p), port_addr(cfg, p), nh, tci)) return;
   ++w.counters.arp_requests;
   o.out = p;
-  return o;
 }
 
 }  // namespace
 
 namespace detail {
 
-Outcome drop(Outcome o, PipelineDrop why, Counters& c) noexcept {
+void drop(Outcome& o, PipelineDrop why, Counters& c) noexcept {
   o.out = Port::kNone;
   o.drop = why;
   ++c.pipeline_drop[static_cast<size_t>(why)];
-  return o;
 }
 
-Outcome punt(Outcome o, Punt why, Counters& c) noexcept {
+void punt(Outcome& o, Punt why, Counters& c) noexcept {
   o.out = Port::kControl;
   o.punt = why;
   ++c.punt[static_cast<size_t>(why)];
-  return o;
 }
 
 core::PacketDesc describe(core::Direction dir, uint32_t teid, const Ipv4View& ip) noexcept {
@@ -121,8 +117,8 @@ core::PacketDesc describe(core::Direction dir, uint32_t teid, const Ipv4View& ip
   return p;
 }
 
-Outcome arp_in(const PortConfig& cfg, Port in, Frame& f, const PacketView& v, Outcome o,
-               Counters& c) noexcept {
+void arp_in(const PortConfig& cfg, Port in, Frame& f, const PacketView& v, Outcome& o,
+            Counters& c) noexcept {
   const uint32_t addr = port_addr(cfg, in);
   // A request from our own address is someone probing or defending it (RFC 5227): not ours
   // to answer.
@@ -133,8 +129,8 @@ Outcome arp_in(const PortConfig& cfg, Port in, Frame& f, const PacketView& v, Ou
   return sent(o, in, c);
 }
 
-Outcome echo_request(const PortConfig& cfg, Frame& f, const PacketView& v, Outcome o,
-                     Counters& c) noexcept {
+void echo_request(const PortConfig& cfg, Frame& f, const PacketView& v, Outcome& o,
+                  Counters& c) noexcept {
   // Answered to the frame's source MAC: the peer that asked is the one to answer.
   if (!gtpu_echo_response(f, v, cfg.access_addr)) {
     return drop(o, PipelineDrop::kNoHeadroom, c);
@@ -143,14 +139,13 @@ Outcome echo_request(const PortConfig& cfg, Frame& f, const PacketView& v, Outco
   return sent(o, Port::kAccess, c);
 }
 
-Outcome forward_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
-                       Frame& f, const PacketView& v, const core::Decision& d,
-                       Outcome o) noexcept {
+void forward_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+                    const PacketView& v, const core::Decision& d, Outcome& o) noexcept {
   Counters& c = w.counters;
   const NextHop nh = next_hop(cfg, nb, Port::kCore, d.out.dst.value);
   if (!nh.resolved) {
-    return arp_for(cfg, w, Port::kCore, nh.addr, d.vlan,
-                   f, drop(o, PipelineDrop::kNeighbourUnresolved, c));
+    drop(o, PipelineDrop::kNeighbourUnresolved, c);
+    return arp_for(cfg, w, Port::kCore, nh.addr, d.vlan, f, o);
   }
   gtpu_decap(f, v);
   apply_nat(f, v.inner, d.out);
@@ -161,23 +156,21 @@ Outcome forward_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerCo
   return sent(o, Port::kCore, c);
 }
 
-Outcome to_tunnel(Frame& f, const PacketView& v, const core::Decision& d, Outcome o) noexcept {
+void to_tunnel(Frame& f, const PacketView& v, const core::Decision& d, Outcome& o) noexcept {
   gtpu_decap(f, v);
   apply_nat(f, v.inner, d.out);
   ttl_decrement(f.data());
   o.out = Port::kEsp;
   o.tunnel = d.tunnel;
-  return o;
 }
 
-Outcome encap_deliver(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
-                      Frame& f, const PacketView& v, const core::Decision& d,
-                      Outcome o) noexcept {
+void encap_deliver(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+                   const PacketView& v, const core::Decision& d, Outcome& o) noexcept {
   Counters& c = w.counters;
   const NextHop nh = next_hop(cfg, nb, Port::kAccess, d.peer_addr.value);
   if (!nh.resolved) {
-    return arp_for(cfg, w, Port::kAccess, nh.addr, 0, f,
-                   drop(o, PipelineDrop::kNeighbourUnresolved, c));
+    drop(o, PipelineDrop::kNeighbourUnresolved, c);
+    return arp_for(cfg, w, Port::kAccess, nh.addr, 0, f, o);
   }
   const bool up = v.has_gtpu;
   const Ipv4View& ip = up ? v.inner : v.outer;
@@ -193,9 +186,9 @@ Outcome encap_deliver(const PortConfig& cfg, const NeighbourTable& nb, WorkerCon
   return sent(o, Port::kAccess, c);
 }
 
-Outcome icmp_downlink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w,
-                      Frame& f, const PacketView& v, uint8_t type, uint8_t code, uint16_t mtu,
-                      Outcome o) noexcept {
+void icmp_downlink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+                   const PacketView& v, uint8_t type, uint8_t code, uint16_t mtu,
+                   Outcome& o) noexcept {
   Counters& c = w.counters;
   // Back the way it came: with the arriving frame's VLAN tag (one C-tag at most).
   const uint16_t tci = v.vlan_count == 1 ? v.vlan_tci[0] : 0;
@@ -204,18 +197,17 @@ Outcome icmp_downlink(const PortConfig& cfg, const NeighbourTable& nb, WorkerCon
       f.headroom() + v.outer.off < kIpv4MinHeaderLen + kIcmpHeaderLen + l2 ||
       !w.icmp.take(w.now_ns)) {
     ++c.icmp_suppressed;
-    return o;
+    return;
   }
   const NextHop nh = next_hop(cfg, nb, Port::kCore, v.outer.src);
   if (!nh.resolved) return arp_for(cfg, w, Port::kCore, nh.addr, tci, f, o);
   if (!icmp_error(f, v.outer, type, code, mtu, cfg.core_addr) ||
       !eth_prepend(f, nh.mac, cfg.core_mac, tci)) {
     ++c.icmp_suppressed;  // cannot happen after the headroom check above
-    return o;
+    return;
   }
   ++(type == kIcmpTimeExceeded ? c.icmp_time_exceeded : c.icmp_frag_needed);
   o.out = Port::kCore;
-  return o;
 }
 
 bool icmp_uplink_allowed(const PacketView& v, WorkerContext& w) noexcept {
@@ -226,15 +218,15 @@ bool icmp_uplink_allowed(const PacketView& v, WorkerContext& w) noexcept {
   return true;
 }
 
-Outcome icmp_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
-                    const PacketView& v, const core::Decision& back, uint8_t type, uint8_t code,
-                    uint16_t mtu, Outcome o) noexcept {
+void icmp_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+                 const PacketView& v, const core::Decision& back, uint8_t type, uint8_t code,
+                 uint16_t mtu, Outcome& o) noexcept {
   Counters& c = w.counters;
   // The error (28 bytes before the quote) and then Ethernet + GTP-U encapsulation before it.
   if (f.headroom() + v.inner.off < kIpv4MinHeaderLen + kIcmpHeaderLen + kEthHeaderLen +
                                        kGtpuEncapLen) {
     ++c.icmp_suppressed;
-    return o;
+    return;
   }
   const NextHop nh = next_hop(cfg, nb, Port::kAccess, back.peer_addr.value);
   if (!nh.resolved) return arp_for(cfg, w, Port::kAccess, nh.addr, 0, f, o);
@@ -242,22 +234,21 @@ Outcome icmp_uplink(const PortConfig& cfg, const NeighbourTable& nb, WorkerConte
                      back.peer_teid};
   if (!icmp_error(f, v.inner, type, code, mtu, cfg.access_addr) || !gtpu_encap(f, t)) {
     ++c.icmp_suppressed;  // cannot happen after the headroom check above
-    return o;
+    return;
   }
   ++(type == kIcmpTimeExceeded ? c.icmp_time_exceeded : c.icmp_frag_needed);
   o.out = Port::kAccess;
-  return o;
 }
 
 }  // namespace detail
 
-Outcome esp_leave(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
-                  uint32_t peer, Outcome o) noexcept {
+void esp_leave(const PortConfig& cfg, const NeighbourTable& nb, WorkerContext& w, Frame& f,
+               uint32_t peer, Outcome& o) noexcept {
   Counters& c = w.counters;
   const NextHop nh = next_hop(cfg, nb, Port::kCore, peer);
   if (!nh.resolved) {
-    return arp_for(cfg, w, Port::kCore, nh.addr, 0, f,
-                   detail::drop(o, PipelineDrop::kNeighbourUnresolved, c));
+    detail::drop(o, PipelineDrop::kNeighbourUnresolved, c);
+    return arp_for(cfg, w, Port::kCore, nh.addr, 0, f, o);
   }
   if (!eth_prepend(f, nh.mac, cfg.core_mac, 0)) {
     return detail::drop(o, PipelineDrop::kNoHeadroom, c);
@@ -282,30 +273,30 @@ Step begin_frame(const PortConfig& cfg, Port in, Frame& f, WorkerContext& w, Pen
   ++c.rx[port];
   ++c.parse[port][static_cast<size_t>(o.parse)];
   if (o.parse == ParseStatus::kArp) {
-    o = detail::arp_in(cfg, in, f, v, o, c);
+    detail::arp_in(cfg, in, f, v, o, c);
     return Step::kDone;
   }
   if (in == Port::kAccess) {
     if (o.parse == ParseStatus::kGtpuEchoRequest) {
-      o = detail::echo_request(cfg, f, v, o, c);
+      detail::echo_request(cfg, f, v, o, c);
       return Step::kDone;
     }
     if (o.parse != ParseStatus::kOk) return Step::kDone;
     if (!v.has_gtpu) {
       if (v.outer.dst == cfg.access_addr && v.outer.proto == kProtoUdp &&
           v.outer.dport == kGtpcPort) {
-        o = detail::punt(o, Punt::kGtpc, c);
+        detail::punt(o, Punt::kGtpc, c);
       } else {
-        o = detail::drop(o, PipelineDrop::kAccessNotGtpu, c);
+        detail::drop(o, PipelineDrop::kAccessNotGtpu, c);
       }
       return Step::kDone;
     }
     if (v.outer.dst != cfg.access_addr) {
-      o = detail::drop(o, PipelineDrop::kAccessNotForUs, c);
+      detail::drop(o, PipelineDrop::kAccessNotForUs, c);
       return Step::kDone;
     }
     if (v.inner.ttl <= 1) {
-      o = detail::drop(o, PipelineDrop::kTtlExceeded, c);
+      detail::drop(o, PipelineDrop::kTtlExceeded, c);
       return p.step = Step::kTtlExceeded;
     }
     desc = detail::describe(core::Direction::kUplink, v.gtpu.teid, v.inner);
@@ -321,14 +312,14 @@ Step begin_frame(const PortConfig& cfg, Port in, Frame& f, WorkerContext& w, Pen
     if (ip.proto == kProtoEsp || natt_esp) {
       o.out = Port::kEspIn;
     } else if (ip.proto == kProtoUdp && (ip.dport == kIkePort || ip.dport == kIkeNatTPort)) {
-      o = detail::punt(o, Punt::kIke, c);
+      detail::punt(o, Punt::kIke, c);
     } else {
-      o = detail::drop(o, PipelineDrop::kCoreToSelf, c);
+      detail::drop(o, PipelineDrop::kCoreToSelf, c);
     }
     return Step::kDone;
   }
   if (ip.ttl <= 1) {
-    o = detail::drop(o, PipelineDrop::kTtlExceeded, c);
+    detail::drop(o, PipelineDrop::kTtlExceeded, c);
     return p.step = Step::kTtlExceeded;
   }
   desc = detail::describe(core::Direction::kDownlink, 0, ip);

@@ -248,18 +248,19 @@ Step begin_frame(const PortConfig& config, Port in, Frame& frame, WorkerContext&
 
 // Phase 2 of process(): acts on `d` (the Decision on begin_frame's `desc`, non-null exactly
 // when p.step == Step::kDecide) — verdict counters, MTU, NAT, encapsulation, next hop — or
-// sends the TTL error. Frames must be finished in the order they were received; `classify`
-// is called only for an ICMP error about an uplink packet (see finish_may_classify).
+// sends the TTL error, and writes the frame's Outcome into `out`. Frames must be finished in
+// the order they were received; `classify` is called only for an ICMP error about an uplink
+// packet (see finish_may_classify).
 template <class Classify>
-Outcome finish_frame(Classify& classify, const PortConfig& config,
-                     const NeighbourTable& neighbours, Frame& frame, WorkerContext& worker,
-                     const Pending& p, const core::Decision* d) noexcept;
+void finish_frame(Classify& classify, const PortConfig& config, const NeighbourTable& neighbours,
+                  Frame& frame, WorkerContext& worker, const Pending& p, const core::Decision* d,
+                  Outcome& out) noexcept;
 
 // After the ESP stage encrypted a kEsp frame (f holds the outer IPv4 packet, no L2): Ethernet
 // toward `peer` out of the core port, untagged, or the frame becomes an ARP request for the
-// next hop. Counts esp_encrypted and tx, or the drop.
-Outcome esp_leave(const PortConfig& config, const NeighbourTable& neighbours,
-                  WorkerContext& worker, Frame& frame, uint32_t peer, Outcome o) noexcept;
+// next hop. Counts esp_encrypted and tx, or the drop, into the frame's Outcome `o`.
+void esp_leave(const PortConfig& config, const NeighbourTable& neighbours, WorkerContext& worker,
+               Frame& frame, uint32_t peer, Outcome& o) noexcept;
 
 // Returns true when finish_frame() may call the classifier for `p` (an ICMP error about an
 // uplink packet: TTL, or over an MTU with DF). A caller deciding a burst ahead must finish such

@@ -481,8 +481,8 @@ TEST(Pipeline, TwoPhasesAreProcess) {
     EXPECT_EQ(step == Step::kTtlExceeded, want.drop == PipelineDrop::kTtlExceeded);
     std::optional<core::Decision> d;
     if (step == Step::kDecide) d = classify_b(desc);
-    const Outcome got =
-        finish_frame(classify_b, kPorts, neighbours, fb.frame, wb, p, d ? &*d : nullptr);
+    Outcome got;
+    finish_frame(classify_b, kPorts, neighbours, fb.frame, wb, p, d ? &*d : nullptr, got);
     EXPECT_TRUE(same_outcome(got, want)) << counter_of(got) << " vs " << counter_of(want);
     EXPECT_EQ(fb.out(), fa.out());
     EXPECT_EQ(std::memcmp(&wa.counters, &wb.counters, sizeof(Counters)), 0);
@@ -527,8 +527,8 @@ TEST(Pipeline, TwoPhasesOverABurstAreProcessInOrder) {
     for (const core::PacketDesc& q : descs) decisions.push_back(classify_b(q));
     for (size_t k = first, j = 0; k <= i; ++k) {
       const core::Decision* d = pending[k].step == Step::kDecide ? &decisions[j++] : nullptr;
-      got.push_back(
-          finish_frame(classify_b, kPorts, neighbours, frames[k]->frame, wb, pending[k], d));
+      finish_frame(classify_b, kPorts, neighbours, frames[k]->frame, wb, pending[k], d,
+                   got.emplace_back());
     }
     descs.clear();
     first = i + 1;

@@ -48,6 +48,13 @@ class ThingCounterTable {
     ThingCounters* page = pages_[slot / kPageSlots].load(std::memory_order_acquire);
     return page == nullptr ? nullptr : page + slot % kPageSlots;
   }
+  // Starts loading `slot`'s counters into the cache (the owning worker, a few packets before it
+  // counts them: at 100k Things they are a cache miss).
+  void prefetch(uint32_t slot) const noexcept {
+    if (slot >= kCapacity) return;
+    const ThingCounters* page = pages_[slot / kPageSlots].load(std::memory_order_acquire);
+    if (page != nullptr) __builtin_prefetch(page + slot % kPageSlots, 1);
+  }
   // Returns a copy of `slot`'s counters (zeros when unpaged). Any thread.
   ThingCounters read(uint32_t slot) const noexcept;
 

@@ -42,6 +42,12 @@ core::Error rte_failure(const std::string& what) {
   return core::Error(core::Code::kUnavailable, what + ": " + rte_strerror(rte_errno));
 }
 
+// TSC → ns as a 32.32 fixed-point multiply (no double conversion per burst).
+uint64_t ns_of_tsc(uint64_t tsc) noexcept {
+  static const uint64_t ns_per_tsc_q32 = (uint64_t{1'000'000'000} << 32) / rte_get_tsc_hz();
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(tsc) * ns_per_tsc_q32) >> 32);
+}
+
 // Spreads UE addresses over workers. Multiplicative hashing: consecutive pool addresses (the
 // common case) land on different workers.
 unsigned owner_of_addr(uint32_t addr, unsigned workers) noexcept {
@@ -244,12 +250,7 @@ core::Status Engine::publish_sad(const std::vector<EspSaSpec>& sas) {
   return core::Status::Ok();
 }
 
-// TSC → ns as a 32.32 fixed-point multiply (no double conversion per burst).
-uint64_t Engine::clock_ns() noexcept {
-  static const uint64_t ns_per_tsc_q32 = (uint64_t{1'000'000'000} << 32) / rte_get_tsc_hz();
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(rte_rdtsc()) * ns_per_tsc_q32) >>
-                               32);
-}
+uint64_t Engine::clock_ns() noexcept { return ns_of_tsc(rte_rdtsc()); }
 
 bool Engine::sa_usage(uint32_t spi, uint32_t dst, EspUse& use) const {
   std::shared_ptr<const Snapshot> snap;
@@ -459,7 +460,7 @@ rte_mbuf* Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noex
   Counters& c = w.ctx.counters;
   Outcome o;
   auto dropped = [&](PipelineDrop why) {
-    (void)detail::drop(o, why, c);
+    detail::drop(o, why, c);
     rte_pktmbuf_free(m);
     return nullptr;
   };
@@ -576,8 +577,9 @@ void Engine::run(Worker& w) {
 
     // The burst's clock, read only when there is something to process: rdtsc is slow under a
     // hypervisor and an idle poll does not need it.
+    const uint64_t tsc_start = n_mine != 0 ? rte_rdtsc() : 0;
     if (n_mine != 0) {
-      w.ctx.now_ns = clock_ns();
+      w.ctx.now_ns = ns_of_tsc(tsc_start);
       w.flows.set_now(w.ctx.now_ns);
     }
 
@@ -664,7 +666,7 @@ void Engine::run(Worker& w) {
         if (sa == nullptr) {
           for (uint16_t g = 0; g < n; ++g) {
             Outcome& o = win_out[esp_k[group[g]]];
-            o = detail::drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
+            detail::drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
           }
           continue;
         }
@@ -678,12 +680,12 @@ void Engine::run(Worker& w) {
           WindowFrame& wf = win[esp_k[j]];
           Outcome& o = win_out[esp_k[j]];
           if (b >= ok) {
-            o = detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
+            detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
             continue;
           }
           wf.f = Frame{{static_cast<uint8_t*>(wf.m->buf_addr), wf.m->buf_len}, wf.m->data_off,
                        wf.m->data_len};
-          o = esp_leave(config_.addressing, neighbours_, w.ctx, wf.f, sa->spec().dst, o);
+          esp_leave(config_.addressing, neighbours_, w.ctx, wf.f, sa->spec().dst, o);
         }
       }
     };
@@ -691,12 +693,17 @@ void Engine::run(Worker& w) {
       if (n_desc != 0) {
         fast_lookup_burst(*snap->fast, win_desc, static_cast<uint16_t>(n_desc), w.flows,
                           win_decision);
+        // The Things' counters, which emit() updates after the window's second phase.
+        for (unsigned j = 0; j < n_desc; ++j) {
+          w.things.prefetch(win_decision[j].thing.value);
+          w.things.prefetch(win_decision[j].target.value);
+        }
       }
       unsigned n_esp = 0;
       for (unsigned k = 0, j = 0; k < n_win; ++k) {
         WindowFrame& wf = win[k];
         const core::Decision* d = wf.p.step == Step::kDecide ? &win_decision[j++] : nullptr;
-        win_out[k] = finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d);
+        finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d, win_out[k]);
         if (win_out[k].out == Port::kEsp) esp_k[n_esp++] = k;
       }
       if (n_esp != 0) encrypt_window(n_esp);
@@ -778,6 +785,10 @@ void Engine::run(Worker& w) {
         w.out_count[p] += n;
         work += n;
       }
+    }
+    if (n_mine != 0) {
+      w.stats.pipeline_cycles += rte_rdtsc() - tsc_start;
+      w.stats.pipeline_frames += n_mine;
     }
     for (size_t p = 0; p < kPortCount; ++p) flush(p);
     w.reader.quiescent();

@@ -81,6 +81,11 @@ struct WorkerStats {
   uint64_t multi_segment;  // chained mbufs (jumbo frames): dropped, the pipeline needs one
   uint64_t idle_sleeps;
   uint64_t records_lost;   // the record ring was full
+  // Where the worker's time goes, as VPP's `show runtime` tells it: TSC cycles from the end of
+  // a burst's receive to the start of its transmit (the pipeline, ESP included, with the first
+  // touch of each frame), and the frames they were spent on.
+  uint64_t pipeline_cycles;
+  uint64_t pipeline_frames;
 };
 
 // What workers read: the compiled tables and their DPDK form (which keeps them alive), and the
