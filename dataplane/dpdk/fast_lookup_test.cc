@@ -513,5 +513,22 @@ TEST(FastLookup, ManyRoutesAndDefaultRoutes) {
   EXPECT_GT(kinds[2], 0u);
 }
 
+// The NAT lookups' filter may say "maybe" for a key it never saw, never "no" for one it did;
+// and it must say "no" to most others, or it spares no lookup.
+TEST(KeyFilter, NeverForgetsAKeyAndRejectsMostOthers) {
+  std::mt19937_64 rng(3);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{100}, size_t{20000}}) {
+    std::vector<uint64_t> keys(n);
+    for (uint64_t& k : keys) k = rng();
+    KeyFilter f;
+    f.build(keys);
+    for (uint64_t k : keys) ASSERT_TRUE(f.maybe(k)) << n;
+    size_t false_maybe = 0;
+    for (int i = 0; i < 100000; ++i) false_maybe += f.maybe(rng());
+    EXPECT_LT(false_maybe, 100000 / 12) << n << " keys";  // ~1/16 at 16 bits per key
+  }
+  EXPECT_FALSE(KeyFilter{}.maybe(42));  // not built: nothing is in it
+}
+
 }  // namespace
 }  // namespace simcore::dp

@@ -260,6 +260,17 @@ Status FastTables::build_sessions() {
   return {};
 }
 
+void KeyFilter::build(const std::vector<uint64_t>& keys) {
+  unsigned log2 = 16;
+  while ((size_t{1} << log2) < keys.size() * 16) ++log2;
+  bits_.assign((size_t{1} << log2) / 64, 0);
+  shift_ = 64 - log2;
+  for (uint64_t k : keys) {
+    const uint64_t h = (k * 0x9e3779b97f4a7c15ull) >> shift_;
+    bits_[h >> 6] |= uint64_t{1} << (h & 63);
+  }
+}
+
 Status FastTables::build_nat() {
   const core::CompiledTables& t = *tables_;
   const int socket = heap_socket();
@@ -274,6 +285,7 @@ Status FastTables::build_nat() {
         [](size_t i) { return i; });
     if (!h) return h.error();
     nat_in_ = *h;
+    nat_in_filter_.build(keys);
   }
   keys.resize(t.nat_out.size());
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -285,6 +297,7 @@ Status FastTables::build_nat() {
         [](size_t i) { return i; });
     if (!h) return h.error();
     nat_out_ = *h;
+    nat_out_filter_.build(keys);
   }
   return {};
 }
@@ -462,6 +475,7 @@ const core::NatRow* FastTables::find_nat_in(core::Ipv4Be ip, uint8_t proto,
                                             core::PortBe port) const noexcept {
   if (nat_in_ == nullptr) return nullptr;
   const uint64_t key = nat_key(ip, proto, port);
+  if (!nat_in_filter_.maybe(key)) return nullptr;
   void* data = nullptr;
   if (rte_hash_lookup_data(nat_in_, &key, &data) < 0) return nullptr;
   return &tables_->nat_in[reinterpret_cast<uintptr_t>(data)];
@@ -471,6 +485,7 @@ const core::NatRow* FastTables::find_nat_out(core::Ipv4Be ip, uint8_t proto,
                                              core::PortBe port) const noexcept {
   if (nat_out_ == nullptr) return nullptr;
   const uint64_t key = nat_key(ip, proto, port);
+  if (!nat_out_filter_.maybe(key)) return nullptr;
   void* data = nullptr;
   if (rte_hash_lookup_data(nat_out_, &key, &data) < 0) return nullptr;
   return &tables_->nat_out[reinterpret_cast<uintptr_t>(data)];

@@ -63,6 +63,22 @@ struct FastNetwork {
   uint8_t reserved[3];
 };
 
+// A one-hash Bloom filter over 64-bit keys: "no" is certain, "maybe" is wrong for about one key
+// in 16 (16 bits per key, at least 64 Ki bits). It spares a miss its rte_hash lookup: most
+// packets have no port forwarding, and one bit test costs a fraction of the lookup.
+class KeyFilter {
+ public:
+  void build(const std::vector<uint64_t>& keys);
+  bool maybe(uint64_t key) const noexcept {
+    const uint64_t h = (key * 0x9e3779b97f4a7c15ull) >> shift_;
+    return (bits_[h >> 6] >> (h & 63)) & 1;
+  }
+
+ private:
+  std::vector<uint64_t> bits_ = std::vector<uint64_t>(1, 0);
+  unsigned shift_ = 63;  // 64 − log2(bits); one always-clear bit until built
+};
+
 struct FastBuildOptions {
   // Networks with more routes than this go into the shared rte_fib6; the others scan their rows
   // (see fast_tables.cc for the measurements behind the default). Tests set 0 to force the fib.
@@ -161,6 +177,8 @@ class FastTables {
   rte_hash* by_ue_ = nullptr;
   rte_hash* nat_in_ = nullptr;  // nullptr when there are no rules: skip the lookup
   rte_hash* nat_out_ = nullptr;
+  KeyFilter nat_in_filter_;  // over nat_in_'s keys
+  KeyFilter nat_out_filter_;
   std::shared_ptr<const Lpm> pools_;
   rte_lpm* pools_lpm_ = nullptr;  // pools_'s, cached for the fast path
   std::shared_ptr<const Fib6> routes_;
