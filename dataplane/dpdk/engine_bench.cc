@@ -36,14 +36,22 @@ namespace {
 const PortConfig kPorts{testing::ip("192.0.0.1"), testing::ip("192.0.0.2"), Mac{2, 0, 0, 0, 1, 1},
                         Mac{2, 0, 0, 0, 1, 2},    Mac{2, 0, 0, 0, 2, 1},    Mac{2, 0, 0, 0, 2, 2}};
 constexpr unsigned kInFlight = 4096;
+constexpr size_t kDistinct = 65536;
 
-const testing::Traffic& traffic_of(size_t things, size_t inner_bytes) {
-  static std::map<std::pair<size_t, size_t>, std::unique_ptr<testing::Traffic>> cache;
-  auto& slot = cache[{things, inner_bytes}];
+// 10,000-rule chains come with 4 profiles (as in fast_lookup_bench): 100 of them would be a
+// million rules to build, which is not what the case measures.
+const testing::Traffic& traffic_of(size_t things, size_t inner_bytes, size_t rules) {
+  static std::map<std::tuple<size_t, size_t, size_t>, std::unique_ptr<testing::Traffic>> cache;
+  auto& slot = cache[{things, inner_bytes, rules}];
   if (!slot) {
     testing::TrafficOptions o;
     o.things = things;
     o.inner_bytes = inner_bytes;
+    o.rules = rules;
+    o.profiles = rules > 1000 ? 4 : 100;
+    // As many distinct frames as fast_lookup_bench's packets: the sessions they touch must not
+    // all fit in the caches, or 100k and 1M sessions measure as 4k.
+    o.distinct = kDistinct;
     slot = std::make_unique<testing::Traffic>(testing::forwarding_traffic(o, kPorts));
   }
   return *slot;
@@ -78,7 +86,8 @@ int bare_main(void* arg) {
 void run(benchmark::State& state, Port in, bool bare) {
   const size_t things = static_cast<size_t>(state.range(0));
   const size_t inner = static_cast<size_t>(state.range(1));
-  const testing::Traffic& t = traffic_of(things, inner);
+  const size_t rules = static_cast<size_t>(state.range(2));
+  const testing::Traffic& t = traffic_of(things, inner, rules);
   const std::vector<testing::Bytes>& frames = in == Port::kAccess ? t.uplink : t.downlink;
 
   static int seq = 0;
@@ -190,13 +199,20 @@ void BM_EngineUplink(benchmark::State& s) { run(s, Port::kAccess, false); }
 void BM_BareLoopDownlink(benchmark::State& s) { run(s, Port::kCore, true); }
 void BM_EngineDownlink(benchmark::State& s) { run(s, Port::kCore, false); }
 
-// {Things, inner packet bytes}: ~1k and ~100k sessions; 64- and 512-byte inner packets. The
-// bare loops run first so each engine run can report vs_bare.
-#define SIMCORE_SIZES ->Args({1600, 64})->Args({1600, 512})->Args({160000, 64})->Args({160000, 512})
-BENCHMARK(BM_BareLoopUplink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_BareLoopDownlink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMillisecond);
+// {Things, inner packet bytes, rules per chain}: ~1k, ~100k and ~1M sessions (about 63% of
+// the Things are attached); 64- and 512-byte inner packets; chains of 10, 100 and 10,000
+// rules. The bare loops (which read no packet: sessions and rules do not matter to them) run
+// first so each engine run can report vs_bare.
+#define SIMCORE_BARE ->Args({1600, 64, 100})->Args({1600, 512, 100})
+#define SIMCORE_SIZES                                                                      \
+  ->Args({1600, 64, 100})->Args({1600, 512, 100})->Args({160000, 64, 100})                \
+      ->Args({160000, 512, 100})->Args({1600000, 64, 100})->Args({160000, 64, 10})        \
+      ->Args({160000, 64, 10000})
+BENCHMARK(BM_BareLoopUplink) SIMCORE_BARE->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BareLoopDownlink) SIMCORE_BARE->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EngineUplink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EngineDownlink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMillisecond);
+#undef SIMCORE_BARE
 #undef SIMCORE_SIZES
 
 }  // namespace

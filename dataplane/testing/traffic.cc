@@ -19,7 +19,7 @@ Traffic forwarding_traffic(const TrafficOptions& options, const PortConfig& port
   o.networks = 3;
   o.pools_per_network = 1;
   o.pool_len = 12;
-  o.profiles = 100;
+  o.profiles = options.profiles;
   o.min_rules = options.rules;
   o.max_rules = options.rules;
   o.attached = 0.9;

@@ -1,5 +1,5 @@
 // dataplane/testing/traffic.h — benchmark traffic: a seeded random account of `things` Things
-// (100 IP Profiles of 100 rules per chain, 3 networks) compiled, and distinct frames that the
+// (by default 100 IP Profiles of 100 rules per chain, 3 networks) compiled, and distinct frames that the
 // policy sends all the way through: uplink G-PDUs it FORWARDs and downlink packets it
 // DELIVERs (chosen with core::lookup_packet on the same tables), so every frame runs parse,
 // lookup, rewrite and encapsulation. Used by the pipeline and engine benchmarks.
@@ -19,7 +19,8 @@ struct TrafficOptions {
   size_t things = 1600;      // about 63% end up ACTIVE and attached (see `sessions`)
   size_t distinct = 4096;    // frames per direction
   size_t inner_bytes = 64;   // inner IPv4 packet size (IPv4 + UDP + payload), ≥ 28
-  size_t rules = 100;        // rules per chain of each of the 100 profiles
+  size_t rules = 100;        // rules per chain of each profile
+  size_t profiles = 100;     // IP Profiles, spread over the Things
 };
 
 struct Traffic {
