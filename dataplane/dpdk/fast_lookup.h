@@ -239,20 +239,43 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
     }
     if (ctx[i] == nullptr) pre[i] = -1;  // empty chain: the default action
   }
+  // The packets of each context chained in one pass (a 64-slot open-addressing map from context
+  // to group): with many profiles most groups are one packet, and comparing every packet with
+  // every later one cost a burst 500 compares.
+  constexpr unsigned kMapSlots = 64;
+  constexpr uint16_t kEnd = 0xffff;
+  const AclContext* map_ctx[kMapSlots] = {};
+  uint8_t map_group[kMapSlots];
+  uint16_t first[kFastBurstMax], last[kFastBurstMax], next[kFastBurstMax];
+  unsigned groups = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (ctx[i] == nullptr || pre[i] != fast_detail::kNotClassified) continue;
+    unsigned h = static_cast<unsigned>((reinterpret_cast<uintptr_t>(ctx[i]) >> 4) *
+                                       0x9e3779b97f4a7c15ull >> 58);
+    while (map_ctx[h] != nullptr && map_ctx[h] != ctx[i]) h = (h + 1) % kMapSlots;
+    next[i] = kEnd;
+    if (map_ctx[h] == nullptr) {
+      map_ctx[h] = ctx[i];
+      map_group[h] = static_cast<uint8_t>(groups);
+      first[groups] = last[groups] = i;
+      ++groups;
+    } else {
+      const unsigned g = map_group[h];
+      next[last[g]] = i;
+      last[g] = i;
+    }
+  }
+  for (unsigned g = 0; g < groups; ++g) {
     const AclKey* group_keys[kFastBurstMax];
     uint16_t group[kFastBurstMax];
-    unsigned g = 0;
-    for (uint16_t j = i; j < n; ++j) {
-      if (ctx[j] == ctx[i] && pre[j] == fast_detail::kNotClassified) {
-        group[g] = j;
-        group_keys[g++] = &key[j];
-      }
+    unsigned m = 0;
+    for (uint16_t j = first[g]; j != kEnd; j = next[j]) {
+      group[m] = j;
+      group_keys[m++] = &key[j];
     }
     int32_t res[kFastBurstMax];
-    FastTables::classify(*ctx[i], group_keys, g, res);
-    for (unsigned k = 0; k < g; ++k) pre[group[k]] = res[k];
+    FastTables::classify(*ctx[first[g]], group_keys, m, res);
+    for (unsigned k = 0; k < m; ++k) pre[group[k]] = res[k];
   }
 
   for (uint16_t i = 0; i < n; ++i) {
