@@ -671,10 +671,11 @@ void Engine::run(Worker& w) {
           continue;
         }
         const uint16_t ok = sa->encrypt(mb, n, w.index, w.ctx.now_ns);
-        // encrypt() moves the failures behind the successes: find each mbuf's frame again.
+        // encrypt() keeps the order when all succeed; a failure (rare: no room) moves the
+        // failures behind the successes, and then each mbuf's frame is found again.
         for (uint16_t b = 0; b < n; ++b) {
-          unsigned j = group[0];
-          for (uint16_t g = 0; g < n; ++g) {
+          unsigned j = group[b];
+          for (uint16_t g = 0; ok != n && g < n; ++g) {
             if (win[esp_k[group[g]]].m == mb[b]) j = group[g];
           }
           WindowFrame& wf = win[esp_k[j]];
