@@ -227,8 +227,8 @@ int main(int argc, char** argv) {
   o.lcores = "0@0,1@1";  // the generator on CPU 0, the worker alone on CPU 1
   o.memory_mb = 1024;
   // SIMCORE_HUGEPAGES=1: EAL memory (mbufs, rte_hash, rte_acl, LPM) on 2 MB hugepages, which
-  // must be reserved and mounted first (README, "Measurements"). Under a hypervisor every TLB
-  // miss is a two-level page walk, and 4 KB pages make one per packet per table at 1M sessions.
+  // must be reserved and mounted first (README, "Measurements"). They take the 1M-session runs
+  // from 1.5x to 1.3x the 1k cost (likely TLB misses: a two-level walk under a hypervisor).
   if (const char* h = std::getenv("SIMCORE_HUGEPAGES"); h != nullptr && std::string(h) == "1") {
     o.hugepages = true;
   }
