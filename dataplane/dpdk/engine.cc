@@ -1,6 +1,7 @@
 #include "dataplane/dpdk/engine.h"
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -21,6 +22,7 @@
 #include "core/check.h"
 #include "core/table_lookup.h"
 #include "dataplane/dpdk/fast_lookup.h"
+#include "dataplane/dpdk/mbuf_pool.h"
 #include "dataplane/flow_table.h"
 
 namespace simcore::dp {
@@ -104,8 +106,11 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
                                                std::to_string(rte_lcore_count()));
   }
   std::unique_ptr<Engine> e(new Engine(config));
-  e->pool_ = rte_pktmbuf_pool_create(unique_name("pool").c_str(), config.mbufs, 256, 0,
-                                     RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  const int socket = static_cast<int>(rte_socket_id());
+  e->pool_ = config.packed_mbufs && !rte_eal_has_hugepages()
+                 ? create_packed_mbuf_pool(unique_name("pool"), config.mbufs, 256, socket)
+                 : rte_pktmbuf_pool_create(unique_name("pool").c_str(), config.mbufs, 256, 0,
+                                           RTE_MBUF_DEFAULT_BUF_SIZE, socket);
   if (e->pool_ == nullptr) return rte_failure("mbuf pool");
 
   const auto n = static_cast<uint16_t>(config.workers);

@@ -171,12 +171,14 @@ class RingLab {
     if (e.ok()) engine = std::move(*e);
   }
   ~RingLab() {
-    engine.reset();  // stops workers, closes the ports
+    // The frames in the rings are the engine's: back to its pool before the pool goes.
+    if (engine) engine->stop();
     for (rte_ring* r : rings_) {
       void* m = nullptr;
       while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-      rte_ring_free(r);
     }
+    engine.reset();  // closes the ports, frees the pool
+    for (rte_ring* r : rings_) rte_ring_free(r);
   }
 
   void send(Port p, const Bytes& frame) {

@@ -814,12 +814,14 @@ void run_pipeline(benchmark::State& state, Flow flow) {
     state.counters["gen_idle"] = static_cast<double>(idle_polls) / static_cast<double>(polls);
   }
 
-  engine.reset();
+  // The frames in the rings go back to the engine's pool before the pool goes.
+  engine->stop();
   for (rte_ring* r : rings) {
     void* m = nullptr;
     while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-    rte_ring_free(r);
   }
+  engine.reset();
+  for (rte_ring* r : rings) rte_ring_free(r);
 }
 
 void BM_PipelineEspEncap(benchmark::State& s) { run_pipeline(s, Flow::kEspEncap); }

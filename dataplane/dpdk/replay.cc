@@ -21,11 +21,16 @@ constexpr unsigned kChunk = 1024;
 struct Rings {
   rte_ring* r[4] = {};
   ~Rings() {
+    drain();
+    for (rte_ring* x : r) rte_ring_free(x);
+  }
+  // Frees the frames in the rings: before the engine whose pool they come from goes.
+  void drain() noexcept {
     for (rte_ring* x : r) {
-      if (x == nullptr) continue;
       void* m = nullptr;
-      while (rte_ring_dequeue(x, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-      rte_ring_free(x);
+      while (x != nullptr && rte_ring_dequeue(x, &m) == 0) {
+        rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      }
     }
   }
   rte_ring* rx(Port p) const { return r[p == Port::kAccess ? 0 : 2]; }
@@ -65,6 +70,16 @@ core::Result<ReplayResult> replay(const std::vector<ReplayFrame>& frames,
   auto engine_or = Engine::create(c);
   if (!engine_or.ok()) return engine_or.error();
   Engine& engine = **engine_or;
+  // Destroyed before the engine (declared after it), on every return: the frames still in
+  // the rings go back to the engine's pool while it exists.
+  struct DrainFirst {
+    Engine& e;
+    Rings& r;
+    ~DrainFirst() {
+      e.stop();
+      r.drain();
+    }
+  } drain_first{engine, rings};
   if (core::Status st = engine.publish(std::move(tables)); !st) return st.error();
   if (core::Status st = engine.start(); !st) return st.error();
 
