@@ -461,49 +461,101 @@ bool inside_tunnel(const core::CompiledTables& t, uint32_t tunnel_id, uint32_t s
 
 }  // namespace
 
-rte_mbuf* Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noexcept {
+unsigned Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* in, unsigned n,
+                             rte_mbuf** out) noexcept {
   Counters& c = w.ctx.counters;
-  Outcome o;
-  auto dropped = [&](PipelineDrop why) {
+  auto drop = [&](rte_mbuf* m, PipelineDrop why) {
+    Outcome o;
     detail::drop(o, why, c);
     rte_pktmbuf_free(m);
-    return nullptr;
   };
-  PacketView v;
-  const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
-  if (parse_frame(data, m->data_len, ParseMode::kCore, v) != ParseStatus::kOk ||
-      v.outer.off + v.outer.total_len > m->data_len) {
-    return dropped(PipelineDrop::kEspMalformed);
+  // Per frame: the outer packet alone (no Ethernet, no padding after it) and its SA.
+  rte_mbuf* ready[kBurst * 4];
+  EspSa* sa_of[kBurst * 4];
+  unsigned n_ready = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = in[i];
+    PacketView v;
+    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    if (parse_frame(data, m->data_len, ParseMode::kCore, v) != ParseStatus::kOk ||
+        v.outer.off + v.outer.total_len > m->data_len) {
+      drop(m, PipelineDrop::kEspMalformed);
+      continue;
+    }
+    const uint8_t* ip = data + v.outer.off;
+    const uint32_t len = v.outer.total_len;
+    EspSa* sa = snap.esp == nullptr ? nullptr : snap.esp->find_inbound(esp_spi(ip, len));
+    if (sa == nullptr) {
+      drop(m, PipelineDrop::kEspUnknownSpi);
+      continue;
+    }
+    if (!sa->well_formed(ip, len)) {
+      drop(m, PipelineDrop::kEspMalformed);
+      continue;
+    }
+    rte_pktmbuf_adj(m, static_cast<uint16_t>(v.outer.off));
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - len));
+    ready[n_ready] = m;
+    sa_of[n_ready++] = sa;
   }
-  const uint8_t* ip = data + v.outer.off;
-  const uint32_t len = v.outer.total_len;
-  EspSa* sa = snap.esp == nullptr ? nullptr : snap.esp->find_inbound(esp_spi(ip, len));
-  if (sa == nullptr) return dropped(PipelineDrop::kEspUnknownSpi);
-  if (!sa->well_formed(ip, len)) return dropped(PipelineDrop::kEspMalformed);
-  // The outer IPv4 packet alone: no Ethernet, no padding after it.
-  rte_pktmbuf_adj(m, static_cast<uint16_t>(v.outer.off));
-  rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - len));
-  rte_mbuf* one[1] = {m};
-  uint16_t refused = 0;
-  if (sa->decrypt(one, 1, w.index, w.ctx.now_ns, refused) != 1) {
-    return dropped(refused ? PipelineDrop::kEspReplay : PipelineDrop::kEspAuthFailed);
+  // One decrypt call per SA (rte_ipsec and the crypto PMD cost a lot per call, as for
+  // encryption); the survivors are put back in arrival order (replays match records to
+  // frames by it).
+  rte_mbuf* result[kBurst * 4];
+  bool done[kBurst * 4] = {};
+  for (unsigned i = 0; i < n_ready; ++i) {
+    if (done[i]) continue;
+    EspSa* sa = sa_of[i];
+    rte_mbuf* mb[kBurst * 4];
+    unsigned group[kBurst * 4];
+    uint16_t g = 0;
+    for (unsigned j = i; j < n_ready && g < kBurst; ++j) {  // 32 at most per call
+      if (done[j] || sa_of[j] != sa) continue;
+      done[j] = true;
+      result[j] = nullptr;
+      group[g] = j;
+      mb[g++] = ready[j];
+    }
+    uint16_t refused = 0;
+    const uint16_t ok = sa->decrypt(mb, g, w.index, w.ctx.now_ns, refused);
+    // decrypt() keeps the order when all succeed; else the survivors come first.
+    for (uint16_t k = 0; k < ok; ++k) {
+      unsigned j = group[k];
+      for (uint16_t x = 0; ok != g && x < g; ++x) {
+        if (ready[group[x]] == mb[k]) j = group[x];
+      }
+      result[j] = mb[k];
+    }
+    for (uint16_t k = ok; k < g; ++k) {
+      drop(mb[k], k - ok < refused ? PipelineDrop::kEspReplay : PipelineDrop::kEspAuthFailed);
+    }
   }
-  const uint8_t* inner = rte_pktmbuf_mtod(m, const uint8_t*);
-  if (m->pkt_len < 20 || (inner[0] >> 4) != 4 ||
-      !inside_tunnel(*snap.tables, sa->spec().tunnel_id, load_be32(inner + 12))) {
-    return dropped(PipelineDrop::kEspPolicy);
+  unsigned n_out = 0;
+  for (unsigned j = 0; j < n_ready; ++j) {
+    rte_mbuf* m = result[j];
+    if (m == nullptr) continue;
+    const uint8_t* inner = rte_pktmbuf_mtod(m, const uint8_t*);
+    if (m->pkt_len < 20 || (inner[0] >> 4) != 4 ||
+        !inside_tunnel(*snap.tables, sa_of[j]->spec().tunnel_id, load_be32(inner + 12))) {
+      drop(m, PipelineDrop::kEspPolicy);
+      continue;
+    }
+    // As if it had arrived so on the core port: the downlink pipeline takes it from here.
+    auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kEthHeaderLen));
+    if (eth == nullptr) {
+      drop(m, PipelineDrop::kNoHeadroom);
+      continue;
+    }
+    const Mac& mac = config_.addressing.core_mac;
+    std::copy(mac.begin(), mac.end(), eth);
+    std::memset(eth + 6, 0, 6);
+    eth[12] = static_cast<uint8_t>(kEtherTypeIpv4 >> 8);
+    eth[13] = static_cast<uint8_t>(kEtherTypeIpv4 & 0xff);
+    m->port = core_->id();
+    ++c.esp_decrypted;
+    out[n_out++] = m;
   }
-  // As if it had arrived so on the core port: the downlink pipeline takes it from here.
-  auto* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kEthHeaderLen));
-  if (eth == nullptr) return dropped(PipelineDrop::kNoHeadroom);
-  const Mac& mac = config_.addressing.core_mac;
-  std::copy(mac.begin(), mac.end(), eth);
-  std::memset(eth + 6, 0, 6);
-  eth[12] = static_cast<uint8_t>(kEtherTypeIpv4 >> 8);
-  eth[13] = static_cast<uint8_t>(kEtherTypeIpv4 & 0xff);
-  m->port = core_->id();
-  ++c.esp_decrypted;
-  return m;
+  return n_out;
 }
 
 void Engine::run(Worker& w) {
@@ -608,6 +660,7 @@ void Engine::run(Worker& w) {
     // flows of the frames before it only — every decision is the one sequential processing
     // makes.
     unsigned n_win = 0, n_desc = 0;
+    bool decrypted_pass = false;  // the frames being processed came out of esp_decrypt
     // A frame's final outcome: per-Thing counters, rule hits, its record, and where it goes.
     auto emit = [&](unsigned k, const Outcome& o) {
       WindowFrame& wf = win[k];
@@ -621,7 +674,9 @@ void Engine::run(Worker& w) {
           ++w.stats.records_lost;
         }
       }
-      if (o.out == Port::kNone) {
+      // A decrypted packet goes out of a port or nowhere: never to control or ESP again.
+      if (o.out == Port::kNone ||
+          (decrypted_pass && o.out != Port::kCore && o.out != Port::kAccess)) {
         rte_pktmbuf_free(m);
         return;
       }
@@ -716,71 +771,59 @@ void Engine::run(Worker& w) {
       for (unsigned k = 0; k < n_win; ++k) emit(k, win_out[k]);
       n_win = n_desc = 0;
     };
-    for (unsigned i = 0; i < n_mine; ++i) {
-      if (i + 2 * kPrefetchAhead < n_mine) rte_prefetch0(mine[i + 2 * kPrefetchAhead]);
-      if (i + kPrefetchAhead < n_mine) prefetch(mine[i + kPrefetchAhead]);
-      rte_mbuf* m = mine[i];
+    // A frame into the window; the window's second phase runs when it is full or must close.
+    auto feed = [&](rte_mbuf* m, Port port) {
       if (m->nb_segs != 1) {  // the pipeline works on one contiguous frame
         ++w.stats.multi_segment;
         rte_pktmbuf_free(m);
-        continue;
+        return;
       }
       if (records_ != nullptr) {
-        win_rec[n_win] = record_of(m, mine_port[i], tables.generation);
+        win_rec[n_win] = record_of(m, port, tables.generation);
         win_rec[n_win].worker = static_cast<uint8_t>(w.index);
       }
       WindowFrame& wf = win[n_win++];
       wf.m = m;
       wf.f = Frame{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
-      if (begin_frame(config_.addressing, mine_port[i], wf.f, w.ctx, wf.p, win_desc[n_desc]) ==
+      if (begin_frame(config_.addressing, port, wf.f, w.ctx, wf.p, win_desc[n_desc]) ==
           Step::kDecide) {
         ++n_desc;
       }
       if (n_win == kWindow || finish_may_classify(config_.addressing, wf.p)) finish_window();
+    };
+    for (unsigned i = 0; i < n_mine; ++i) {
+      if (i + 2 * kPrefetchAhead < n_mine) rte_prefetch0(mine[i + 2 * kPrefetchAhead]);
+      if (i + kPrefetchAhead < n_mine) prefetch(mine[i + kPrefetchAhead]);
+      feed(mine[i], mine_port[i]);
     }
     if (n_win != 0) finish_window();
 
-    // Decrypted ESP continues as a downlink packet, on the worker that owns its Thing.
-    for (unsigned i = 0; i < w.esp_in_count; ++i) {
-      rte_mbuf* m = esp_decrypt(w, *snap, w.esp_in[i]);
-      if (m == nullptr) continue;
-      if (n_workers > 1) {
-        const unsigned owner = owner_of(m, Port::kCore, tables, w.index, n_workers);
-        if (owner != w.index) {
-          if (rte_ring_mp_enqueue(workers_[owner]->handoff, m) == 0) {
-            ++w.stats.handed_off;
-          } else {
-            ++w.stats.handoff_full;
-            rte_pktmbuf_free(m);
+    // The burst's ESP frames, decrypted together; each continues as a downlink packet through
+    // the same windows, on the worker that owns its Thing.
+    if (w.esp_in_count != 0) {
+      rte_mbuf* clear[kBurst * 4];
+      const unsigned n_clear = esp_decrypt(w, *snap, w.esp_in, w.esp_in_count, clear);
+      w.esp_in_count = 0;
+      decrypted_pass = true;
+      for (unsigned i = 0; i < n_clear; ++i) {
+        rte_mbuf* m = clear[i];
+        if (n_workers > 1) {
+          const unsigned owner = owner_of(m, Port::kCore, tables, w.index, n_workers);
+          if (owner != w.index) {
+            if (rte_ring_mp_enqueue(workers_[owner]->handoff, m) == 0) {
+              ++w.stats.handed_off;
+            } else {
+              ++w.stats.handoff_full;
+              rte_pktmbuf_free(m);
+            }
+            continue;
           }
-          continue;
         }
+        feed(m, Port::kCore);
       }
-      if (records_ != nullptr) {
-        win_rec[0] = record_of(m, Port::kCore, tables.generation);
-        win_rec[0].worker = static_cast<uint8_t>(w.index);
-      }
-      Frame f{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
-      const Outcome o = process(classify, config_.addressing, neighbours_, Port::kCore, f, w.ctx);
-      count_things(o, Port::kCore, w.things);
-      if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
-      if (records_ != nullptr) {
-        win_rec[0].outcome = o;
-        if (rte_ring_mp_enqueue_elem(records_, &win_rec[0], sizeof(Record)) != 0) {
-          ++w.stats.records_lost;
-        }
-      }
-      if (o.out != Port::kCore && o.out != Port::kAccess) {  // a decrypted packet is never ESP
-        rte_pktmbuf_free(m);
-        continue;
-      }
-      m->data_off = static_cast<uint16_t>(f.data_off);
-      m->data_len = static_cast<uint16_t>(f.data_len);
-      m->pkt_len = f.data_len;
-      const size_t p = static_cast<size_t>(o.out);
-      w.out[p][w.out_count[p]++] = m;
+      if (n_win != 0) finish_window();
+      decrypted_pass = false;
     }
-    w.esp_in_count = 0;
 
     if (w.index == 0) {  // control's frames leave through worker 0's queues
       for (size_t p = 0; p < kPortCount; ++p) {

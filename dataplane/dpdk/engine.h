@@ -171,9 +171,11 @@ class Engine {
   struct Worker;
   explicit Engine(const EngineConfig& config);
   // The ESP stage on one worker (engine.cc; encryption is in the worker loop, per window).
-  // Decrypts an ESP frame; returns the decrypted frame (Ethernet + inner IPv4, as if received
-  // on the core port) or null when it was dropped (and counted).
-  rte_mbuf* esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* m) noexcept;
+  // Decrypts the ESP frames in[0, n) (n <= 128), one call per SA; writes the decrypted ones to
+  // out (Ethernet + inner IPv4, as if received on the core port) in arrival order and returns
+  // how many; the others are dropped and counted.
+  unsigned esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* in, unsigned n,
+                       rte_mbuf** out) noexcept;
   static int worker_main(void* arg);
   void run(Worker& w);
 

@@ -290,6 +290,47 @@ TEST_F(EngineEsp, BadEspIsCountedByReasonAndNeverDelivered) {
   EXPECT_EQ(b_->received(Port::kAccess, 1).size(), 1u);
 }
 
+// ESP frames are decrypted a burst at a time, one call per SA. One burst at B mixing the two
+// SAs of a rekey overlap, a repeat of a frame within the burst and a tampered ICV: every
+// genuine frame is delivered once, in arrival order, and each bad one is counted by reason.
+TEST_F(EngineEsp, OneBurstOfTwoSasWithARepeatAndABadIcv) {
+  install_sas();
+  constexpr uint32_t kSpiNew = 0xc0000003;
+  const Bytes g1 = encrypted_at_a(1), g2 = encrypted_at_a(2);
+  // A rekeys: its newest outbound SA carries the rest; B holds both inbound SAs.
+  ASSERT_TRUE(a_->engine
+                  ->publish_sad({sa(tunnel_a_.value, kSpiAtoB, false, kCoreA, kCoreB, 1),
+                                 sa(tunnel_a_.value, kSpiNew, false, kCoreA, kCoreB, 3),
+                                 sa(tunnel_a_.value, kSpiBtoA, true, kCoreB, kCoreA, 2)})
+                  .ok());
+  ASSERT_TRUE(b_->engine
+                  ->publish_sad({sa(policy_b_.tunnel.value, kSpiBtoA, false, kCoreB, kCoreA, 2),
+                                 sa(policy_b_.tunnel.value, kSpiAtoB, true, kCoreA, kCoreB, 1),
+                                 sa(policy_b_.tunnel.value, kSpiNew, true, kCoreA, kCoreB, 3)})
+                  .ok());
+  const Bytes h1 = encrypted_at_a(11), h2 = encrypted_at_a(12), h3 = encrypted_at_a(13);
+  ASSERT_EQ(load_be32(h1.data() + 34), kSpiNew);
+  Bytes h2_bad = h2;
+  h2_bad[h2_bad.size() - 1] ^= 1;
+
+  // Held while B is stopped, so that its worker takes them in one receive burst.
+  b_->engine->stop();
+  for (const Bytes* f : std::initializer_list<const Bytes*>{&g1, &h1, &g2, &g1, &h2_bad, &h3}) {
+    b_->send(Port::kCore, *f);
+  }
+  ASSERT_TRUE(b_->engine->start().ok());
+  ASSERT_TRUE(b_->wait_rx(6));
+  const auto out = b_->received(Port::kAccess, 4);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_TRUE(b_->received(Port::kAccess, 1, std::chrono::milliseconds(200)).empty());
+  std::vector<uint16_t> ids;
+  for (const Bytes& g : out) ids.push_back(load_be16(g.data() + 50 + 4));
+  EXPECT_EQ(ids, (std::vector<uint16_t>{1, 11, 2, 13}));
+  EXPECT_EQ(drops_b(PipelineDrop::kEspReplay), 1u);
+  EXPECT_EQ(drops_b(PipelineDrop::kEspAuthFailed), 1u);
+  EXPECT_EQ(b_->engine->total().esp_decrypted, 4u);
+}
+
 // A peer with the right keys that sends traffic from outside the tunnel's remote subnets is
 // refused after decryption (RFC 4301 §5.2).
 TEST_F(EngineEsp, DecryptedTrafficOutsideTheTrafficSelectorsIsDropped) {

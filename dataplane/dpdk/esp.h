@@ -101,8 +101,8 @@ class EspSa {
   // Inbound. Each mbuf holds an outer IPv4 packet (+ UDP when encap) + ESP for this SA at its
   // data start (no L2). Authenticates and decrypts in place: the survivors (first in mb[]) hold
   // the inner IPv4 packet at their data start. `replayed` is set to how many of the failures
-  // were refused by the anti-replay window (before any crypto), the rest failed
-  // authentication.
+  // were replays (refused by the anti-replay window before any crypto, or a repeat of a
+  // survivor within this call), the rest failed authentication. n <= 64.
   uint16_t decrypt(rte_mbuf* mb[], uint16_t n, unsigned worker, uint64_t now_ns,
                    uint16_t& replayed) noexcept;
 
