@@ -103,10 +103,10 @@ class Engine {
  public:
   // Creates the mempool, opens both ports and the rings. EAL must be initialised.
   static core::Result<std::unique_ptr<Engine>> create(const EngineConfig& config);
-  // Stops the workers, closes the ports, frees the mbufs still in its own rings, then the pool
-  // (its memory is unmapped: an mbuf of it used afterwards faults). Frames of the pool that
-  // others hold, such as in the rte_rings under net_ring ports, must be freed first (stop(),
-  // then drain them).
+  // Stops the workers, closes the ports, frees the mbufs still in its own rings, then the pool.
+  // Frames of the pool that others hold, such as in the rte_rings under net_ring ports, must
+  // be freed first (stop(), then drain them): freeing one later writes into a freed mempool,
+  // and with packed_mbufs its memory is unmapped, so it faults.
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
