@@ -7,8 +7,8 @@
 // pool lays them out. Measured on 2026-11-27 (engine_bench, 64 B, 100k sessions, 3 alternating
 // rounds): the bare rx/tx loop 37–41 → 84–89 Mpps, the pipeline 443–456 → 400–416 cycles/packet
 // uplink and 367–373 → 307–342 downlink; but ESP through the engine at 1400 B 27% → 24% of raw
-// AES-GCM (a frame that crosses a 4 KiB boundary stops the L2 stream prefetcher halfway, is
-// the suspicion; unmeasured). Hence not the default.
+// AES-GCM, for reasons not found (one mbuf per 4 KiB at staggered offsets, which never crosses
+// a 4 KiB boundary, lost as much). Hence not the default.
 #pragma once
 
 #include <string>
