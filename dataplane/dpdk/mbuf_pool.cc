@@ -7,6 +7,7 @@
 #include <rte_mempool.h>
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <cstdint>
 
 namespace simcore::dp {
