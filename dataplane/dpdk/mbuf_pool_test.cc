@@ -90,3 +90,31 @@ TEST(MbufPool, PacksEveryMbufOnMemoryAdvisedForHugePagesAndUnmapsItWhenFreed) {
 
 }  // namespace
 }  // namespace simcore::dp
+
+namespace simcore::dp {
+namespace {
+
+// What the packed pool is the alternative to (mbuf_pool.h): without hugepages the stock pool
+// keeps each mbuf inside a 4 KiB page of its own, all at the same offset in it.
+TEST(MbufPool, TheStockPoolWithoutHugepagesGivesEachMbufA4KiBPageAtOneOffset) {
+  ASSERT_FALSE(rte_eal_has_hugepages());
+  constexpr unsigned kMbufs = 255;
+  rte_mempool* pool = rte_pktmbuf_pool_create("mbuf_pool_stock", kMbufs, 0, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+  std::vector<rte_mbuf*> all(kMbufs);
+  ASSERT_EQ(rte_pktmbuf_alloc_bulk(pool, all.data(), kMbufs), 0);
+  std::vector<uintptr_t> pages;
+  for (rte_mbuf* m : all) {
+    const auto a = reinterpret_cast<uintptr_t>(m);
+    EXPECT_EQ(a % 4096, reinterpret_cast<uintptr_t>(all[0]) % 4096);
+    pages.push_back(a / 4096);
+  }
+  std::sort(pages.begin(), pages.end());
+  EXPECT_EQ(std::unique(pages.begin(), pages.end()), pages.end()) << "two mbufs in one page";
+  rte_pktmbuf_free_bulk(all.data(), kMbufs);
+  rte_mempool_free(pool);
+}
+
+}  // namespace
+}  // namespace simcore::dp
