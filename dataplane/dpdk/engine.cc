@@ -50,6 +50,17 @@ uint64_t ns_of_tsc(uint64_t tsc) noexcept {
   return static_cast<uint64_t>((static_cast<unsigned __int128>(tsc) * ns_per_tsc_q32) >> 32);
 }
 
+// PREFETCHW: a line fetched for writing, in one coherence transaction where a load and then a
+// store take two. DPDK's rte_prefetch0_write compiles to a plain prefetcht0 under the
+// -march=corei7 of its pkg-config flags; CPUs without PREFETCHW run it as a NOP.
+void prefetch_for_write(const void* p) noexcept {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 // Spreads UE addresses over workers. Multiplicative hashing: consecutive pool addresses (the
 // common case) land on different workers.
 unsigned owner_of_addr(uint32_t addr, unsigned workers) noexcept {
@@ -762,7 +773,19 @@ void Engine::run(Worker& w) {
         WindowFrame& wf = win[k];
         const core::Decision* d = wf.p.step == Step::kDecide ? &win_decision[j++] : nullptr;
         finish_frame(classify, config_.addressing, neighbours_, wf.f, w.ctx, wf.p, d, win_out[k]);
-        if (win_out[k].out == Port::kEsp) esp_k[n_esp++] = k;
+        if (win_out[k].out == Port::kEsp) {
+          esp_k[n_esp++] = k;
+          // rte_ipsec appends the ESP trailer (padding, pad length, next header, ICV: at most
+          // 21 bytes) right behind the packet, the first write to a line the sender's core
+          // wrote last; every later store waits behind it. Owning the line before the window's
+          // encryption overlaps that transfer with the window's other frames. Measured in
+          // esp_bench at 1400 B, 4 alternating rounds: encap 25.8 -> 27.3% of raw AES-GCM with
+          // the stock pool, 23.2 -> 28.7% with packed mbufs (decap gained nothing from the
+          // same for its ICV).
+          const uint8_t* end = wf.f.data() + wf.f.data_len;
+          prefetch_for_write(end);
+          prefetch_for_write(end + 20);
+        }
       }
       if (n_esp != 0) encrypt_window(n_esp);
       for (unsigned k = 0; k < n_win; ++k) emit(k, win_out[k]);

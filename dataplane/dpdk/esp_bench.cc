@@ -29,7 +29,8 @@
 // same moments and on the same lcore: raw_here, the mean of a 50 ms BM_RawAesGcm-style loop just
 // before and just after it (on the worker's lcore for the pipeline), and vs_raw_here = Gbps /
 // raw_here. The ≥ 50% target is read from vs_raw_here. The binary prints the medians and ratios
-// at the end.
+// at the end. SIMCORE_PACKED_MBUFS=1 (without hugepages) runs the engine on packed mbufs, as
+// engine_bench does.
 //   build-me/dataplane/dpdk/esp_bench --benchmark_repetitions=3
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -716,6 +717,7 @@ void run_pipeline(benchmark::State& state, Flow flow) {
   c.addressing = kPorts;
   c.idle_sleep_us = 0;  // a dedicated CPU: poll all the time, as in production
   c.mbufs = 2 * kInFlight - 1;
+  c.packed_mbufs = std::getenv("SIMCORE_PACKED_MBUFS") != nullptr;
   auto engine = must(Engine::create(c), "engine");
   must(engine->publish(lab().tables), "publish");
   if (esp) must(engine->publish_sad(sad()), "publish_sad");
