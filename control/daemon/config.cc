@@ -147,8 +147,8 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   }
   only_keys(
       n, "dataplane",
-      {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "access", "core",
-       "ike"},
+      {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "packedMbufs",
+       "access", "core", "ike"},
       errs);
   core::FieldErrors e;
   if (read(n, "workers", d.workers, e) && (d.workers < 1 || d.workers > 64)) {
@@ -159,6 +159,7 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   read(n, "hugepages", d.hugepages, e);
   read(n, "pci", d.pci, e);
   read(n, "idleSleepMicros", d.idle_sleep_us, e);
+  read(n, "packedMbufs", d.packed_mbufs, e);
   if (core::Status st = e.status(); !st) {
     for (const core::FieldError& f : st.error().fields())
       errs.add("dataplane." + f.field, f.message);

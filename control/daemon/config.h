@@ -56,6 +56,9 @@ struct DataplaneConfig {
   bool hugepages = false;
   bool pci = false;
   unsigned idle_sleep_us = 100;  // 0: busy-poll all the time (dedicated cores)
+  // Without hugepages: mbufs packed on memory advised for transparent huge pages instead of
+  // one per 4 KiB page (dp::EngineConfig::packed_mbufs; README "The engine with its I/O").
+  bool packed_mbufs = false;
   PortSection access;
   PortSection core;
   std::optional<IkeSection> ike;

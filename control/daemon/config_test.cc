@@ -38,6 +38,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
       "dataplane:\n"
       "  workers: 2\n"
       "  idleSleepMicros: 0\n"
+      "  packedMbufs: true\n"
       "  access: {port: net_pcap0, devargs: 'rx_pcap=a.pcap,tx_pcap=b.pcap', address: 192.0.2.1,"
       " prefixLength: 24, gateway: 192.0.2.254, mtu: 1400,"
       " neighbours: [{address: 192.0.2.254, mac: '02:00:00:00:01:fe'}]}\n"
@@ -47,6 +48,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
   const DataplaneConfig& d = *c->dataplane;
   EXPECT_EQ(d.workers, 2u);
   EXPECT_EQ(d.idle_sleep_us, 0u);
+  EXPECT_TRUE(d.packed_mbufs);
   EXPECT_EQ(d.access.port, "net_pcap0");
   EXPECT_EQ(d.access.devargs, "rx_pcap=a.pcap,tx_pcap=b.pcap");
   EXPECT_EQ(d.access.address.value, 0xc0000201u);
@@ -57,6 +59,10 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
   EXPECT_EQ(d.core.mtu, 1500);  // defaults
   EXPECT_FALSE(d.core.gateway.has_value());
   EXPECT_FALSE(d.ike.has_value());
+  auto plain = load_config_text(
+      "dataplane: {access: {port: a, address: 1.2.3.4}, core: {port: c, address: 5.6.7.8}}\n");
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_FALSE(plain->dataplane->packed_mbufs);  // the stock pool unless asked
 }
 
 TEST(Config, TheIkeSectionTurnsCharonOn) {
@@ -108,6 +114,9 @@ TEST(Config, ErrorsNameTheKey) {
        "address: 5.6.7.8}}\n",
        "dataplane.workers"},
       {"dataplane: {access: {port: a, address: 1.2.3.4}}\n", "dataplane.core"},
+      {"dataplane: {packedMbufs: maybe, access: {port: a, address: 1.2.3.4}, core: {port: c, "
+       "address: 5.6.7.8}}\n",
+       "dataplane.packedMbufs"},
       {"dataplane: {access: {port: a, address: 1.2.3}, core: {port: c, address: 5.6.7.8}}\n",
        "dataplane.access.address"},
       {"dataplane: {access: {port: a, address: 1.2.3.4, mtu: 100}, core: {port: c, "

@@ -38,6 +38,7 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
   e.access = {c.access.port, c.access.devargs};
   e.core = {c.core.port, c.core.devargs};
   e.idle_sleep_us = c.idle_sleep_us;
+  e.packed_mbufs = c.packed_mbufs;
   dp::PortConfig& a = e.addressing;
   a.access_addr = c.access.address.value;
   a.core_addr = c.core.address.value;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <rte_cycles.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include <algorithm>
@@ -40,11 +41,15 @@ TEST(Engine, RefusesToStartWithoutTablesAndWithTooManyWorkers) {
   EXPECT_EQ(e.error().fields().at(0).field, "workers");
 }
 
-TEST(Engine, RingPortsCarryEveryVerdictWithThePipelinesBytesAndCounters) {
+// Every verdict through one engine, on the stock mbuf pool or on packed mbufs.
+void carries_every_verdict(bool packed_mbufs) {
   Policy policy(4);
   const auto tables = policy.compile();
-  RingLab lab(1);
+  RingLab lab(1, 0, kPorts, packed_mbufs);
   ASSERT_NE(lab.engine, nullptr);
+  // These tests run without hugepages, where packed_mbufs takes effect: a pool of objects
+  // without contiguous IOVAs (mbuf_pool.h), unlike the stock one.
+  EXPECT_EQ((lab.engine->pool()->flags & RTE_MEMPOOL_F_NO_IOVA_CONTIG) != 0, packed_mbufs);
   ASSERT_TRUE(lab.engine->publish(tables).ok());
   ASSERT_TRUE(lab.engine->start().ok());
 
@@ -84,6 +89,12 @@ TEST(Engine, RingPortsCarryEveryVerdictWithThePipelinesBytesAndCounters) {
   EXPECT_EQ(lab.engine->rule_hits(),
             (std::vector<std::pair<uint32_t, uint64_t>>{{deny_rule, 1}}));
 }
+
+TEST(Engine, RingPortsCarryEveryVerdictWithThePipelinesBytesAndCounters) {
+  carries_every_verdict(false);
+}
+
+TEST(Engine, PackedMbufsCarryEveryVerdictAsTheStockPoolDoes) { carries_every_verdict(true); }
 
 TEST(Engine, ControlTransmitsThroughWorkerZero) {
   Policy policy(1);

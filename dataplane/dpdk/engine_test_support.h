@@ -145,8 +145,9 @@ inline Bytes downlink_frame(size_t thing, uint16_t id) {
 // Two ring-backed ports and an engine on them.
 class RingLab {
  public:
+  // packed_mbufs: the engine's pool as EngineConfig::packed_mbufs makes it.
   explicit RingLab(unsigned workers, unsigned record_ring = 0,
-                   const PortConfig& addressing = kPorts) {
+                   const PortConfig& addressing = kPorts, bool packed_mbufs = false) {
     // Ports and rings need process-unique names.
     static std::atomic<int> n{0};
     const std::string tag = std::to_string(n++);
@@ -166,6 +167,7 @@ class RingLab {
     c.idle_sleep_us = 50;
     c.idle_polls = 64;
     c.record_ring = record_ring;
+    c.packed_mbufs = packed_mbufs;
     auto e = Engine::create(c);
     EXPECT_TRUE(e.ok()) << e.error().message();
     if (e.ok()) engine = std::move(*e);
