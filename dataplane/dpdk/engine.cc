@@ -133,13 +133,14 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
   e->core_ = std::make_unique<EthPort>(std::move(*core_port));
   // A port MAC left zero in the config is the port's own (what a real NIC or vdev reports).
   auto fill = [](Mac& mac, const rte_ether_addr& port) {
-    if (mac == Mac{}) std::copy(std::begin(port.addr_bytes), std::end(port.addr_bytes), mac.begin());
+    if (mac == Mac{})
+      std::copy(std::begin(port.addr_bytes), std::end(port.addr_bytes), mac.begin());
   };
   fill(e->config_.addressing.access_mac, e->access_->mac());
   fill(e->config_.addressing.core_mac, e->core_->mac());
 
-  e->punt_ = rte_ring_create(unique_name("punt").c_str(), config.ring_size, SOCKET_ID_ANY,
-                             RING_F_SC_DEQ);
+  e->punt_ =
+      rte_ring_create(unique_name("punt").c_str(), config.ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
   if (e->punt_ == nullptr) return rte_failure("punt ring");
   if (config.record_ring > 0) {
     e->records_ = rte_ring_create_elem(unique_name("rec").c_str(), sizeof(Record),
@@ -158,8 +159,8 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
   std::vector<unsigned> lcores;
   {
     std::lock_guard lock(g_lcores_mu);
-    for (unsigned lc = rte_get_next_lcore(-1, 1, 0); lc < RTE_MAX_LCORE && lcores.size() < config.workers;
-         lc = rte_get_next_lcore(lc, 1, 0)) {
+    for (unsigned lc = rte_get_next_lcore(-1, 1, 0);
+         lc < RTE_MAX_LCORE && lcores.size() < config.workers; lc = rte_get_next_lcore(lc, 1, 0)) {
       if (!g_lcores_taken[lc]) lcores.push_back(lc);
     }
     if (lcores.size() < config.workers) {
@@ -470,6 +471,40 @@ bool inside_tunnel(const core::CompiledTables& t, uint32_t tunnel_id, uint32_t s
   return false;
 }
 
+// The ESP stage's batching: calls fn(members, n) once per distinct key among items
+// 0..count-1, in the order of each key's first item, with that key's items in arrival order
+// (at most kMaxGroup per call: a key with more gets another call). rte_ipsec and the crypto
+// PMD cost a lot per call, so a burst is encrypted or decrypted in one call per SA.
+template <unsigned kMaxItems, unsigned kMaxGroup, class KeyOf, class Fn>
+void for_each_group(unsigned count, KeyOf key_of, Fn fn) noexcept {
+  bool taken[kMaxItems] = {};
+  for (unsigned i = 0; i < count; ++i) {
+    if (taken[i]) continue;
+    const auto key = key_of(i);
+    unsigned members[kMaxGroup];
+    members[0] = i;
+    taken[i] = true;
+    uint16_t n = 1;
+    for (unsigned j = i + 1; j < count && n < kMaxGroup; ++j) {
+      if (taken[j] || key_of(j) != key) continue;
+      taken[j] = true;
+      members[n++] = j;
+    }
+    fn(members, n);
+  }
+}
+
+// EspSa::encrypt/decrypt keep a call's order when every packet succeeds; after a failure the
+// survivors come first. Returns the member whose mbuf is `m`.
+template <class MbufOf>
+unsigned member_of(const rte_mbuf* m, const unsigned* members, uint16_t n,
+                   MbufOf mbuf_of) noexcept {
+  for (uint16_t g = 0; g < n; ++g) {
+    if (mbuf_of(members[g]) == m) return members[g];
+  }
+  return members[0];  // not reached: m is one of them
+}
+
 }  // namespace
 
 unsigned Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* in, unsigned n,
@@ -509,38 +544,30 @@ unsigned Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* i
     ready[n_ready] = m;
     sa_of[n_ready++] = sa;
   }
-  // One decrypt call per SA (rte_ipsec and the crypto PMD cost a lot per call, as for
-  // encryption); the survivors are put back in arrival order (replays match records to
-  // frames by it).
+  // One decrypt call per SA; the survivors are put back in arrival order (replays match
+  // records to frames by it).
   rte_mbuf* result[kBurst * 4];
-  bool done[kBurst * 4] = {};
-  for (unsigned i = 0; i < n_ready; ++i) {
-    if (done[i]) continue;
-    EspSa* sa = sa_of[i];
-    rte_mbuf* mb[kBurst];
-    unsigned group[kBurst];
-    uint16_t g = 0;
-    for (unsigned j = i; j < n_ready && g < kBurst; ++j) {  // 32 at most per call
-      if (done[j] || sa_of[j] != sa) continue;
-      done[j] = true;
-      result[j] = nullptr;
-      group[g] = j;
-      mb[g++] = ready[j];
-    }
-    uint16_t refused = 0;
-    const uint16_t ok = sa->decrypt(mb, g, w.index, w.ctx.now_ns, refused);
-    // decrypt() keeps the order when all succeed; else the survivors come first.
-    for (uint16_t k = 0; k < ok; ++k) {
-      unsigned j = group[k];
-      for (uint16_t x = 0; ok != g && x < g; ++x) {
-        if (ready[group[x]] == mb[k]) j = group[x];
-      }
-      result[j] = mb[k];
-    }
-    for (uint16_t k = ok; k < g; ++k) {
-      drop(mb[k], k - ok < refused ? PipelineDrop::kEspReplay : PipelineDrop::kEspAuthFailed);
-    }
-  }
+  for_each_group<kBurst * 4, kBurst>(
+      n_ready, [&](unsigned j) { return sa_of[j]; },
+      [&](const unsigned* members, uint16_t g) {
+        EspSa* sa = sa_of[members[0]];
+        rte_mbuf* mb[kBurst];
+        for (uint16_t k = 0; k < g; ++k) {
+          result[members[k]] = nullptr;
+          mb[k] = ready[members[k]];
+        }
+        uint16_t refused = 0;
+        const uint16_t ok = sa->decrypt(mb, g, w.index, w.ctx.now_ns, refused);
+        for (uint16_t k = 0; k < ok; ++k) {
+          const unsigned j =
+              ok == g ? members[k]
+                      : member_of(mb[k], members, g, [&](unsigned x) { return ready[x]; });
+          result[j] = mb[k];
+        }
+        for (uint16_t k = ok; k < g; ++k) {
+          drop(mb[k], k - ok < refused ? PipelineDrop::kEspReplay : PipelineDrop::kEspAuthFailed);
+        }
+      });
   unsigned n_out = 0;
   for (unsigned j = 0; j < n_ready; ++j) {
     rte_mbuf* m = result[j];
@@ -615,7 +642,8 @@ void Engine::run(Worker& w) {
 
     for (size_t p = 0; p < kPortCount; ++p) {
       if (w.index >= ports[p]->rx_queues()) continue;
-      const uint16_t n = rte_eth_rx_burst(ports[p]->id(), static_cast<uint16_t>(w.index), rx, kBurst);
+      const uint16_t n =
+          rte_eth_rx_burst(ports[p]->id(), static_cast<uint16_t>(w.index), rx, kBurst);
       work += n;
       for (uint16_t i = 0; i < n; ++i) {
         const unsigned owner =
@@ -634,8 +662,8 @@ void Engine::run(Worker& w) {
       }
     }
     if (n_workers > 1) {
-      const unsigned n = rte_ring_sc_dequeue_burst(w.handoff, reinterpret_cast<void**>(rx),
-                                                   kBurst, nullptr);
+      const unsigned n =
+          rte_ring_sc_dequeue_burst(w.handoff, reinterpret_cast<void**>(rx), kBurst, nullptr);
       work += n;
       for (unsigned i = 0; i < n; ++i) {
         mine_port[n_mine] = port_of(rx[i]);
@@ -710,53 +738,44 @@ void Engine::run(Worker& w) {
     // emitted in the frames' order all the same (replays match records to frames by it).
     Outcome win_out[kWindow];
     unsigned esp_k[kWindow];
-    bool esp_done[kWindow];
     auto encrypt_window = [&](unsigned n_esp) {
       Counters& c = w.ctx.counters;
-      std::fill(esp_done, esp_done + n_esp, false);
-      for (unsigned i = 0; i < n_esp; ++i) {
-        if (esp_done[i]) continue;
-        const uint32_t tunnel = win_out[esp_k[i]].tunnel;
-        EspSa* sa = snap->esp == nullptr ? nullptr : snap->esp->find_outbound(tunnel);
-        rte_mbuf* mb[kWindow];
-        unsigned group[kWindow];
-        uint16_t n = 0;
-        for (unsigned j = i; j < n_esp; ++j) {
-          if (esp_done[j] || win_out[esp_k[j]].tunnel != tunnel) continue;
-          esp_done[j] = true;
-          WindowFrame& wf = win[esp_k[j]];
-          wf.m->data_off = static_cast<uint16_t>(wf.f.data_off);
-          wf.m->data_len = static_cast<uint16_t>(wf.f.data_len);
-          wf.m->pkt_len = wf.f.data_len;
-          group[n] = j;
-          mb[n++] = wf.m;
-        }
-        if (sa == nullptr) {
-          for (uint16_t g = 0; g < n; ++g) {
-            Outcome& o = win_out[esp_k[group[g]]];
-            detail::drop(o, PipelineDrop::kUplinkTunnelUnavailable, c);
-          }
-          continue;
-        }
-        const uint16_t ok = sa->encrypt(mb, n, w.index, w.ctx.now_ns);
-        // encrypt() keeps the order when all succeed; a failure (rare: no room) moves the
-        // failures behind the successes, and then each mbuf's frame is found again.
-        for (uint16_t b = 0; b < n; ++b) {
-          unsigned j = group[b];
-          for (uint16_t g = 0; ok != n && g < n; ++g) {
-            if (win[esp_k[group[g]]].m == mb[b]) j = group[g];
-          }
-          WindowFrame& wf = win[esp_k[j]];
-          Outcome& o = win_out[esp_k[j]];
-          if (b >= ok) {
-            detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
-            continue;
-          }
-          wf.f = Frame{{static_cast<uint8_t*>(wf.m->buf_addr), wf.m->buf_len}, wf.m->data_off,
-                       wf.m->data_len};
-          esp_leave(config_.addressing, neighbours_, w.ctx, wf.f, sa->spec().dst, o);
-        }
-      }
+      for_each_group<kWindow, kWindow>(
+          n_esp, [&](unsigned i) { return win_out[esp_k[i]].tunnel; },
+          [&](const unsigned* members, uint16_t n) {
+            const uint32_t tunnel = win_out[esp_k[members[0]]].tunnel;
+            EspSa* sa = snap->esp == nullptr ? nullptr : snap->esp->find_outbound(tunnel);
+            if (sa == nullptr) {
+              for (uint16_t g = 0; g < n; ++g) {
+                detail::drop(win_out[esp_k[members[g]]], PipelineDrop::kUplinkTunnelUnavailable, c);
+              }
+              return;
+            }
+            rte_mbuf* mb[kWindow];
+            for (uint16_t g = 0; g < n; ++g) {
+              WindowFrame& wf = win[esp_k[members[g]]];
+              wf.m->data_off = static_cast<uint16_t>(wf.f.data_off);
+              wf.m->data_len = static_cast<uint16_t>(wf.f.data_len);
+              wf.m->pkt_len = wf.f.data_len;
+              mb[g] = wf.m;
+            }
+            const uint16_t ok = sa->encrypt(mb, n, w.index, w.ctx.now_ns);
+            for (uint16_t b = 0; b < n; ++b) {
+              const unsigned i = ok == n ? members[b]
+                                         : member_of(mb[b], members, n,
+                                                     [&](unsigned x) { return win[esp_k[x]].m; });
+              WindowFrame& wf = win[esp_k[i]];
+              Outcome& o = win_out[esp_k[i]];
+              if (b >= ok) {
+                detail::drop(o, PipelineDrop::kEspEncryptFailed, c);
+                continue;
+              }
+              wf.f = Frame{{static_cast<uint8_t*>(wf.m->buf_addr), wf.m->buf_len},
+                           wf.m->data_off,
+                           wf.m->data_len};
+              esp_leave(config_.addressing, neighbours_, w.ctx, wf.f, sa->spec().dst, o);
+            }
+          });
     };
     auto finish_window = [&] {
       if (n_desc != 0) {
@@ -846,8 +865,7 @@ void Engine::run(Worker& w) {
           win_rec[0].worker = static_cast<uint8_t>(w.index);
         }
         Frame f{{static_cast<uint8_t*>(m->buf_addr), m->buf_len}, m->data_off, m->data_len};
-        const Outcome o =
-            process(classify, config_.addressing, neighbours_, Port::kCore, f, w.ctx);
+        const Outcome o = process(classify, config_.addressing, neighbours_, Port::kCore, f, w.ctx);
         count_things(o, Port::kCore, w.things);
         if (o.policed && o.rule_id != core::kFlowRuleId) w.rules.hit(o.rule_id);
         if (records_ != nullptr) {
