@@ -810,12 +810,16 @@ void Engine::run(Worker& w) {
       for (unsigned k = 0; k < n_win; ++k) emit(k, win_out[k]);
       n_win = n_desc = 0;
     };
-    // A frame into the window; the window's second phase runs when it is full or must close.
-    auto feed = [&](rte_mbuf* m, Port port) {
+    // Each frame into the window; the window's second phase runs when it is full or must close.
+    for (unsigned i = 0; i < n_mine; ++i) {
+      if (i + 2 * kPrefetchAhead < n_mine) rte_prefetch0(mine[i + 2 * kPrefetchAhead]);
+      if (i + kPrefetchAhead < n_mine) prefetch(mine[i + kPrefetchAhead]);
+      rte_mbuf* m = mine[i];
+      const Port port = mine_port[i];
       if (m->nb_segs != 1) {  // the pipeline works on one contiguous frame
         ++w.stats.multi_segment;
         rte_pktmbuf_free(m);
-        return;
+        continue;
       }
       if (records_ != nullptr) {
         win_rec[n_win] = record_of(m, port, tables.generation);
@@ -829,11 +833,6 @@ void Engine::run(Worker& w) {
         ++n_desc;
       }
       if (n_win == kWindow || finish_may_classify(config_.addressing, wf.p)) finish_window();
-    };
-    for (unsigned i = 0; i < n_mine; ++i) {
-      if (i + 2 * kPrefetchAhead < n_mine) rte_prefetch0(mine[i + 2 * kPrefetchAhead]);
-      if (i + kPrefetchAhead < n_mine) prefetch(mine[i + kPrefetchAhead]);
-      feed(mine[i], mine_port[i]);
     }
     if (n_win != 0) finish_window();
 
