@@ -458,19 +458,6 @@ void count_things(const Outcome& o, Port in, ThingCounterTable& t) noexcept {
   }
 }
 
-// RFC 4301 §5.2: a decrypted packet must match the SA's traffic selectors. The tunnel's remote
-// subnets are the SPD rows of its network that route to it: the inner source must be in one.
-bool inside_tunnel(const core::CompiledTables& t, uint32_t tunnel_id, uint32_t src) noexcept {
-  for (size_t i = 0; i < t.tunnels.size(); ++i) {
-    if (t.tunnels[i].tunnel_id != tunnel_id) continue;
-    for (const core::SpdRow& r : t.spd) {
-      const uint32_t mask = r.len == 0 ? 0 : ~uint32_t{0} << (32 - r.len);
-      if (r.tunnel == i && (src & mask) == r.prefix) return true;
-    }
-  }
-  return false;
-}
-
 // The ESP stage's batching: calls fn(members, n) once per distinct key among items
 // 0..count-1, in the order of each key's first item, with that key's items in arrival order
 // (at most kMaxGroup per call: a key with more gets another call). rte_ipsec and the crypto
@@ -574,7 +561,9 @@ unsigned Engine::esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* i
     if (m == nullptr) continue;
     const uint8_t* inner = rte_pktmbuf_mtod(m, const uint8_t*);
     if (m->pkt_len < 20 || (inner[0] >> 4) != 4 ||
-        !inside_tunnel(*snap.tables, sa_of[j]->spec().tunnel_id, load_be32(inner + 12))) {
+        // RFC 4301 §5.2: a decrypted packet must match its SA's traffic selectors, the
+        // tunnel's remote subnets.
+        !snap.fast->inside_tunnel(sa_of[j]->spec().tunnel_id, load_be32(inner + 12))) {
       drop(m, PipelineDrop::kEspPolicy);
       continue;
     }

@@ -12,6 +12,7 @@ extern "C" {
 #include <rte_lpm.h>
 }
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstdio>
@@ -224,6 +225,7 @@ core::Result<std::shared_ptr<const FastTables>> FastTables::build(
   if (Status s = ft->build_pools(previous); !s) return s.error();
   if (Status s = ft->build_routes(previous, options.linear_routes_max); !s) return s.error();
   if (Status s = ft->build_profiles(previous); !s) return s.error();
+  ft->build_tunnels();
   return std::shared_ptr<const FastTables>(std::move(ft));
 }
 
@@ -258,6 +260,43 @@ Status FastTables::build_sessions() {
   const size_t after = heap_allocated(socket);
   session_bytes_ = after > before ? after - before : 0;
   return {};
+}
+
+void FastTables::build_tunnels() {
+  const core::CompiledTables& t = *tables_;
+  // The SPD rows by tunnel index (a counting sort: the compiler happens to emit them grouped,
+  // but nothing promises it), then the tunnels by id.
+  std::vector<uint32_t> start(t.tunnels.size() + 1, 0);
+  for (const core::SpdRow& r : t.spd) {
+    if (r.tunnel < t.tunnels.size()) ++start[r.tunnel + 1];
+  }
+  for (size_t i = 0; i < t.tunnels.size(); ++i) start[i + 1] += start[i];
+  selectors_.resize(start.back());
+  std::vector<uint32_t> at(start.begin(), start.end() - 1);
+  for (const core::SpdRow& r : t.spd) {
+    if (r.tunnel >= t.tunnels.size()) continue;
+    const uint32_t mask = r.len == 0 ? 0 : ~uint32_t{0} << (32 - r.len);
+    selectors_[at[r.tunnel]++] = {r.prefix & mask, mask};
+  }
+  tunnels_.clear();
+  for (size_t i = 0; i < t.tunnels.size(); ++i) {
+    tunnels_.push_back({t.tunnels[i].tunnel_id, start[i], start[i + 1] - start[i]});
+  }
+  std::sort(tunnels_.begin(), tunnels_.end(),
+            [](const TunnelSelectors& a, const TunnelSelectors& b) {
+              return a.tunnel_id < b.tunnel_id;
+            });
+}
+
+bool FastTables::inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept {
+  auto it = std::lower_bound(
+      tunnels_.begin(), tunnels_.end(), tunnel_id,
+      [](const TunnelSelectors& t, uint32_t id) { return t.tunnel_id < id; });
+  if (it == tunnels_.end() || it->tunnel_id != tunnel_id) return false;
+  for (uint32_t i = it->first; i < it->first + it->count; ++i) {
+    if ((src & selectors_[i].second) == selectors_[i].first) return true;
+  }
+  return false;
 }
 
 void KeyFilter::build(const std::vector<uint64_t>& keys) {

@@ -134,6 +134,10 @@ class FastTables {
   bool in_pool_of(uint32_t dst, core::NetworkIndex n) const noexcept;
   // Returns the route of network `n` for `dst` (host order), or nullptr (INTERNET, the default).
   const core::RouteRow* find_route(core::NetworkIndex n, uint32_t dst) const noexcept;
+  // Returns whether `src` (host order) lies in a remote subnet (SPD row) of the tunnel with id
+  // `tunnel_id`: RFC 4301 §5.2's check on a packet the tunnel's SA decrypted. A binary search
+  // for the tunnel, then its own subnets only.
+  bool inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept;
   // Returns the index of the first matching rule of the chain, or -1. Host-order arguments.
   int lookup_chain(core::ProfileIndex profile, bool inbound, uint8_t proto, uint32_t remote,
                    uint16_t remote_port, uint16_t local_port) const noexcept;
@@ -168,6 +172,7 @@ class FastTables {
   core::Status build_pools(const FastTables* previous);
   core::Status build_routes(const FastTables* previous, uint32_t linear_routes_max);
   core::Status build_profiles(const FastTables* previous);
+  void build_tunnels();
 
   struct Lpm;   // owns an rte_lpm
   struct Fib6;  // owns an rte_fib6
@@ -185,6 +190,15 @@ class FastTables {
   rte_fib6* routes_fib_ = nullptr;  // routes_'s; nullptr when every network scans
   std::vector<FastNetwork> networks_;
   std::vector<FastProfile> profiles_;  // by ProfileIndex
+  // Each tunnel's remote subnets, for inside_tunnel: the tunnels sorted by id, each naming
+  // its run of selectors (prefix, mask; host order).
+  struct TunnelSelectors {
+    uint32_t tunnel_id;
+    uint32_t first;
+    uint32_t count;
+  };
+  std::vector<TunnelSelectors> tunnels_;
+  std::vector<std::pair<uint32_t, uint32_t>> selectors_;
   size_t session_bytes_ = 0;
   size_t sessions_ = 0;
   size_t acl_built_ = 0;
