@@ -52,7 +52,8 @@ uint64_t ns_of_tsc(uint64_t tsc) noexcept {
 
 // PREFETCHW: a line fetched for writing, in one coherence transaction where a load and then a
 // store take two. DPDK's rte_prefetch0_write compiles to a plain prefetcht0 under the
-// -march=corei7 of its pkg-config flags; CPUs without PREFETCHW run it as a NOP.
+// -march=corei7 of its pkg-config flags. Needs the PRFCHW feature, which these machines have
+// (3dnowprefetch in /proc/cpuinfo).
 void prefetch_for_write(const void* p) noexcept {
 #if defined(__x86_64__)
   asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
@@ -784,12 +785,13 @@ void Engine::run(Worker& w) {
         if (win_out[k].out == Port::kEsp) {
           esp_k[n_esp++] = k;
           // rte_ipsec appends the ESP trailer (padding, pad length, next header, ICV: at most
-          // 21 bytes) right behind the packet, the first write to a line the sender's core
-          // wrote last; every later store waits behind it. Owning the line before the window's
-          // encryption overlaps that transfer with the window's other frames. Measured in
-          // esp_bench at 1400 B, 4 alternating rounds: encap 25.8 -> 27.3% of raw AES-GCM with
-          // the stock pool, 23.2 -> 28.7% with packed mbufs (decap gained nothing from the
-          // same for its ICV).
+          // 21 bytes) right behind the packet: the first write to a line the sender's core
+          // wrote last. perf put ~13% of the worker at 1400 B on the entry of rte_ipsec's
+          // outbound prepare, most likely stores queued behind that one. Owning the line
+          // before the window's encryption took those samples away. Measured in esp_bench at
+          // 1400 B, 4 alternating rounds: encap 25.8 -> 27.3% of raw AES-GCM with the stock
+          // pool, 23.2 -> 28.7% with packed mbufs. The same for decap's ICV line was worse on
+          // the stock pool (25.0 -> 22.3%).
           const uint8_t* end = wf.f.data() + wf.f.data_len;
           prefetch_for_write(end);
           prefetch_for_write(end + 20);

@@ -275,8 +275,9 @@ void FastTables::build_tunnels() {
   std::vector<uint32_t> at(start.begin(), start.end() - 1);
   for (const core::SpdRow& r : t.spd) {
     if (r.tunnel >= t.tunnels.size()) continue;
-    const uint32_t mask = r.len == 0 ? 0 : ~uint32_t{0} << (32 - r.len);
-    selectors_[at[r.tunnel]++] = {r.prefix & mask, mask};
+    core::Cidr c{core::Ipv4{r.prefix}, r.len};
+    c.base.value &= c.mask();
+    selectors_[at[r.tunnel]++] = c;
   }
   tunnels_.clear();
   for (size_t i = 0; i < t.tunnels.size(); ++i) {
@@ -294,7 +295,7 @@ bool FastTables::inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept 
       [](const TunnelSelectors& t, uint32_t id) { return t.tunnel_id < id; });
   if (it == tunnels_.end() || it->tunnel_id != tunnel_id) return false;
   for (uint32_t i = it->first; i < it->first + it->count; ++i) {
-    if ((src & selectors_[i].second) == selectors_[i].first) return true;
+    if (selectors_[i].contains(core::Ipv4{src})) return true;
   }
   return false;
 }

@@ -15,6 +15,7 @@
 
 #include "core/result.h"
 #include "core/tables.h"
+#include "core/types.h"
 
 struct rte_hash;
 struct rte_lpm;
@@ -191,14 +192,14 @@ class FastTables {
   std::vector<FastNetwork> networks_;
   std::vector<FastProfile> profiles_;  // by ProfileIndex
   // Each tunnel's remote subnets, for inside_tunnel: the tunnels sorted by id, each naming
-  // its run of selectors (prefix, mask; host order).
+  // its run of selectors.
   struct TunnelSelectors {
     uint32_t tunnel_id;
     uint32_t first;
     uint32_t count;
   };
   std::vector<TunnelSelectors> tunnels_;
-  std::vector<std::pair<uint32_t, uint32_t>> selectors_;
+  std::vector<core::Cidr> selectors_;
   size_t session_bytes_ = 0;
   size_t sessions_ = 0;
   size_t acl_built_ = 0;

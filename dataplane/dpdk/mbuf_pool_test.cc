@@ -88,12 +88,6 @@ TEST(MbufPool, PacksEveryMbufOnMemoryAdvisedForHugePagesAndUnmapsItWhenFreed) {
   EXPECT_FALSE(mapped(some));
 }
 
-}  // namespace
-}  // namespace simcore::dp
-
-namespace simcore::dp {
-namespace {
-
 // What the packed pool is the alternative to (mbuf_pool.h): without hugepages the stock pool
 // keeps each mbuf inside a 4 KiB page of its own, all at the same offset in it.
 TEST(MbufPool, TheStockPoolWithoutHugepagesGivesEachMbufA4KiBPageAtOneOffset) {
