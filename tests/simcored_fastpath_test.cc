@@ -64,6 +64,7 @@ TEST_F(SimcoredFastPath, ServesTheApiAndForwardsOnPcapPorts) {
   std::ofstream(dir_ / "simcored.yaml", std::ios::app)
       << "dataplane:\n"
          "  workers: 1\n"
+         "  flowsPerWorker: 4096\n"
          "  access: {port: net_pcap_sa, devargs: 'rx_pcap="
       << (dir_ / "in_access.pcap").string() << ",tx_pcap=" << (dir_ / "out_access.pcap").string()
       << "', address: 192.0.2.1, prefixLength: 24}\n"
@@ -95,6 +96,9 @@ TEST_F(SimcoredFastPath, ServesTheApiAndForwardsOnPcapPorts) {
   EXPECT_NE(metrics.find("reason=\"uplink.no_session\",worker=\"0\"} 5"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("punt.gtpc"), std::string::npos);
+  // The flow table is the configured size, and nothing was evicted from it.
+  EXPECT_NE(metrics.find("\nsimcore_flows_per_worker 4096\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nsimcore_flow_evictions_total{worker=\"0\"} 0\n"), std::string::npos);
   ASSERT_EQ(d.stop(SIGTERM), 0);  // a clean stop closes the ports, which flushes the output
 
   // The ARP requests were answered from each port's own address, back to the asker.

@@ -148,7 +148,7 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   only_keys(
       n, "dataplane",
       {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "packedMbufs",
-       "access", "core", "ike"},
+       "flowsPerWorker", "access", "core", "ike"},
       errs);
   core::FieldErrors e;
   if (read(n, "workers", d.workers, e) && (d.workers < 1 || d.workers > 64)) {
@@ -160,6 +160,11 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
   read(n, "pci", d.pci, e);
   read(n, "idleSleepMicros", d.idle_sleep_us, e);
   read(n, "packedMbufs", d.packed_mbufs, e);
+  if (read(n, "flowsPerWorker", d.flows_per_worker, e) &&
+      (d.flows_per_worker < 1024 || d.flows_per_worker > (1u << 26) ||
+       (d.flows_per_worker & (d.flows_per_worker - 1)) != 0)) {
+    e.add("flowsPerWorker", "a power of two from 1024 to 67108864");
+  }
   if (core::Status st = e.status(); !st) {
     for (const core::FieldError& f : st.error().fields())
       errs.add("dataplane." + f.field, f.message);

@@ -59,6 +59,10 @@ struct DataplaneConfig {
   // Without hugepages: mbufs packed on memory advised for transparent huge pages instead of
   // one per 4 KiB page (dp::EngineConfig::packed_mbufs; README "The engine with its I/O").
   bool packed_mbufs = false;
+  // Stateful-firewall flows each worker remembers (dp::EngineConfig::flow_entries): a power of
+  // two, 24 bytes each. When the 8 entries a new flow may take all hold live flows, the least
+  // recently used is evicted, and replies on it meet the inbound chain again.
+  unsigned flows_per_worker = 1u << 16;
   PortSection access;
   PortSection core;
   std::optional<IkeSection> ike;

@@ -39,6 +39,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
       "  workers: 2\n"
       "  idleSleepMicros: 0\n"
       "  packedMbufs: true\n"
+      "  flowsPerWorker: 1048576\n"
       "  access: {port: net_pcap0, devargs: 'rx_pcap=a.pcap,tx_pcap=b.pcap', address: 192.0.2.1,"
       " prefixLength: 24, gateway: 192.0.2.254, mtu: 1400,"
       " neighbours: [{address: 192.0.2.254, mac: '02:00:00:00:01:fe'}]}\n"
@@ -49,6 +50,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
   EXPECT_EQ(d.workers, 2u);
   EXPECT_EQ(d.idle_sleep_us, 0u);
   EXPECT_TRUE(d.packed_mbufs);
+  EXPECT_EQ(d.flows_per_worker, 1u << 20);
   EXPECT_EQ(d.access.port, "net_pcap0");
   EXPECT_EQ(d.access.devargs, "rx_pcap=a.pcap,tx_pcap=b.pcap");
   EXPECT_EQ(d.access.address.value, 0xc0000201u);
@@ -63,6 +65,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
       "dataplane: {access: {port: a, address: 1.2.3.4}, core: {port: c, address: 5.6.7.8}}\n");
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   EXPECT_FALSE(plain->dataplane->packed_mbufs);  // the stock pool unless asked
+  EXPECT_EQ(plain->dataplane->flows_per_worker, 65536u);
 }
 
 TEST(Config, TheIkeSectionTurnsCharonOn) {
@@ -117,6 +120,12 @@ TEST(Config, ErrorsNameTheKey) {
       {"dataplane: {packedMbufs: maybe, access: {port: a, address: 1.2.3.4}, core: {port: c, "
        "address: 5.6.7.8}}\n",
        "dataplane.packedMbufs"},
+      {"dataplane: {flowsPerWorker: 100000, access: {port: a, address: 1.2.3.4}, core: {port: c, "
+       "address: 5.6.7.8}}\n",
+       "dataplane.flowsPerWorker"},
+      {"dataplane: {flowsPerWorker: 512, access: {port: a, address: 1.2.3.4}, core: {port: c, "
+       "address: 5.6.7.8}}\n",
+       "dataplane.flowsPerWorker"},
       {"dataplane: {access: {port: a, address: 1.2.3}, core: {port: c, address: 5.6.7.8}}\n",
        "dataplane.access.address"},
       {"dataplane: {access: {port: a, address: 1.2.3.4, mtu: 100}, core: {port: c, "

@@ -39,6 +39,7 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
   e.core = {c.core.port, c.core.devargs};
   e.idle_sleep_us = c.idle_sleep_us;
   e.packed_mbufs = c.packed_mbufs;
+  e.flow_entries = c.flows_per_worker;
   dp::PortConfig& a = e.addressing;
   a.access_addr = c.access.address.value;
   a.core_addr = c.core.address.value;
@@ -247,6 +248,20 @@ std::string FastPath::metrics() const {
   std::string text = dp::render_prometheus(per_worker);
   if (signalling_) text += signalling_->metrics();
   if (ike_link_) text += ike_link_->metrics();
+  text +=
+      "# HELP simcore_flows_per_worker Stateful-firewall flows each worker's table holds.\n"
+      "# TYPE simcore_flows_per_worker gauge\n"
+      "simcore_flows_per_worker " +
+      std::to_string(engine_->flow_entries()) +
+      "\n"
+      "# HELP simcore_flow_evictions_total Flows pushed out of a full flow table; their replies "
+      "meet the inbound chain again.\n"
+      "# TYPE simcore_flow_evictions_total counter\n";
+  const std::vector<dp::WorkerStats> stats = engine_->worker_stats();
+  for (size_t i = 0; i < stats.size(); ++i) {
+    text += "simcore_flow_evictions_total{worker=\"" + std::to_string(i) + "\"} " +
+            std::to_string(stats[i].flow_evictions) + "\n";
+  }
   const auto hits = engine_->rule_hits();
   if (!hits.empty()) {
     text +=

@@ -117,6 +117,11 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
                                                "one; EAL has " +
                                                std::to_string(rte_lcore_count()));
   }
+  if (config.flow_entries < FlowTable::kProbe ||
+      (config.flow_entries & (config.flow_entries - 1)) != 0) {
+    return core::Error::invalid("flow_entries", "must be a power of two of at least " +
+                                                    std::to_string(FlowTable::kProbe));
+  }
   std::unique_ptr<Engine> e(new Engine(config));
   const int socket = static_cast<int>(rte_socket_id());
   e->pool_ = config.packed_mbufs && !rte_eal_has_hugepages()
@@ -889,6 +894,7 @@ void Engine::run(Worker& w) {
     if (n_mine != 0) {
       w.stats.pipeline_cycles += rte_rdtsc() - tsc_start;
       w.stats.pipeline_frames += n_mine;
+      w.stats.flow_evictions = w.flows.evictions();
     }
     for (size_t p = 0; p < kPortCount; ++p) flush(p);
     w.reader.quiescent();

@@ -84,6 +84,9 @@ struct WorkerStats {
   uint64_t multi_segment;  // chained mbufs (jumbo frames): dropped, the pipeline needs one
   uint64_t idle_sleeps;
   uint64_t records_lost;   // the record ring was full
+  // Stateful flows pushed out of a full window of the worker's flow table (FlowTable::
+  // evictions): a reply on one meets the inbound chain again. Grows: flow_entries too small.
+  uint64_t flow_evictions;
   // Where the worker's time goes, as VPP's `show runtime` tells it: TSC cycles from the end of
   // a burst's receive to the start of its transmit (the pipeline, ESP included, with the first
   // touch of each frame), and the frames they were spent on.
@@ -133,6 +136,8 @@ class Engine {
   // Asks the workers to finish their burst and return; waits for them. Idempotent.
   void stop();
   bool running() const noexcept { return running_; }
+  // The stateful-firewall flows each worker's table holds (EngineConfig::flow_entries).
+  size_t flow_entries() const noexcept { return config_.flow_entries; }
 
   // Frames the pipeline punted to control (GTP-C, IKE, ARP replies), up to out.size(); the
   // caller owns them (rte_pktmbuf_free). Control thread.

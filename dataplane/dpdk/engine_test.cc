@@ -39,6 +39,43 @@ TEST(Engine, RefusesToStartWithoutTablesAndWithTooManyWorkers) {
   auto e = Engine::create(c);
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().fields().at(0).field, "workers");
+
+  EngineConfig f;
+  f.flow_entries = 1000;  // not a power of two
+  auto bad = Engine::create(f);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().fields().at(0).field, "flow_entries");
+}
+
+// A flow table of 8 entries (one window) and a stateful profile: the ninth flow a Thing opens
+// pushes out the least recently used one, which the worker counts. A reply on the evicted flow
+// then meets the inbound chain (denied); a reply on the newest is let in.
+TEST(Engine, AFullFlowTableEvictsTheOldestFlowAndCountsIt) {
+  Policy policy(1, /*stateful_profile=*/true);
+  RingLab lab(1, 0, kPorts, false, /*flow_entries=*/8);
+  ASSERT_NE(lab.engine, nullptr);
+  EXPECT_EQ(lab.engine->flow_entries(), 8u);
+  ASSERT_TRUE(lab.engine->publish(policy.compile()).ok());
+  ASSERT_TRUE(lab.engine->start().ok());
+  // One at a time, each out before the next goes in: every flow gets a later clock than the
+  // one before, so the least recently used is flow 0.
+  for (uint16_t k = 0; k < 9; ++k) {
+    lab.send(Port::kAccess, uplink_frame(0, static_cast<uint16_t>(1000 + k), k));
+    ASSERT_EQ(lab.received(Port::kCore, 1).size(), 1u) << "uplink " << k;
+  }
+  auto reply = [](uint16_t from_port, uint16_t id) {
+    return testing::ethernet(kCoreMac, kCoreRouterMac, kEtherTypeIpv4,
+                             udp_packet(kServer, thing_addr(0), from_port, 40000, id));
+  };
+  lab.send(Port::kCore, reply(1008, 100));  // the newest flow: delivered
+  EXPECT_EQ(lab.received(Port::kAccess, 1).size(), 1u);
+  lab.send(Port::kCore, reply(1000, 101));  // the evicted one: denied inbound
+  ASSERT_TRUE(lab.wait_rx(11));
+  lab.engine->stop();
+  EXPECT_TRUE(lab.received(Port::kAccess, 1, std::chrono::milliseconds(50)).empty());
+  const Counters c = lab.engine->total();
+  EXPECT_EQ(c.policy_drop[static_cast<size_t>(core::DropReason::kDownlinkFirewall)], 1u);
+  EXPECT_EQ(lab.engine->worker_stats().at(0).flow_evictions, 1u);
 }
 
 // Every verdict through one engine, on the stock mbuf pool or on packed mbufs.

@@ -146,8 +146,10 @@ inline Bytes downlink_frame(size_t thing, uint16_t id) {
 class RingLab {
  public:
   // packed_mbufs: the engine's pool as EngineConfig::packed_mbufs makes it.
+  // flow_entries: each worker's stateful-firewall flows (EngineConfig::flow_entries).
   explicit RingLab(unsigned workers, unsigned record_ring = 0,
-                   const PortConfig& addressing = kPorts, bool packed_mbufs = false) {
+                   const PortConfig& addressing = kPorts, bool packed_mbufs = false,
+                   size_t flow_entries = EngineConfig{}.flow_entries) {
     // Ports and rings need process-unique names.
     static std::atomic<int> n{0};
     const std::string tag = std::to_string(n++);
@@ -168,6 +170,7 @@ class RingLab {
     c.idle_polls = 64;
     c.record_ring = record_ring;
     c.packed_mbufs = packed_mbufs;
+    c.flow_entries = flow_entries;
     auto e = Engine::create(c);
     EXPECT_TRUE(e.ok()) << e.error().message();
     if (e.ok()) engine = std::move(*e);
