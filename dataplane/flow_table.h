@@ -26,8 +26,12 @@ class FlowTable {
  public:
   static constexpr size_t kProbe = 8;  // entries looked at per key, from its home slot
 
-  // `capacity` must be a power of two ≥ kProbe (SIMCORE_CHECK: a configuration error).
+  // `capacity` must be valid_capacity (SIMCORE_CHECK: a configuration error).
   explicit FlowTable(size_t capacity, FlowTimeouts timeouts = {});
+  // Returns whether a table can have `capacity` entries: a power of two ≥ kProbe.
+  static constexpr bool valid_capacity(size_t capacity) noexcept {
+    return capacity >= kProbe && (capacity & (capacity - 1)) == 0;
+  }
 
   // The clock (monotonic ns) for the following calls; once per burst.
   void set_now(uint64_t now_ns) noexcept { now_ns_ = now_ns; }

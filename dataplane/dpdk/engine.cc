@@ -117,8 +117,7 @@ core::Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config)
                                                "one; EAL has " +
                                                std::to_string(rte_lcore_count()));
   }
-  if (config.flow_entries < FlowTable::kProbe ||
-      (config.flow_entries & (config.flow_entries - 1)) != 0) {
+  if (!FlowTable::valid_capacity(config.flow_entries)) {
     return core::Error::invalid("flow_entries", "must be a power of two of at least " +
                                                     std::to_string(FlowTable::kProbe));
   }
