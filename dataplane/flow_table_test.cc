@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <vector>
 
 #include "dataplane/packet/wire.h"
 
@@ -127,6 +128,43 @@ TEST(FlowTable, NoFalsePositivesAmongManyRandomKeys) {
       ASSERT_FALSE(t.established(k)) << "false positive at #" << i;
     }
   }
+}
+
+// Flows expire and their entries are reused, which leaves live keys behind expired and reused
+// entries of their windows: with ageing and reuse but no eviction, the table must answer
+// exactly as a map of last-open times does (a lookup that stopped at the first entry not live
+// fails this test).
+TEST(FlowTable, AgesAndReusesEntriesAsAMapOfLastOpenTimes) {
+  const uint64_t seed = std::getenv("SIMCORE_SEED")
+                            ? std::strtoull(std::getenv("SIMCORE_SEED"), nullptr, 10)
+                            : 20261128;
+  SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun with SIMCORE_SEED=<seed>)");
+  std::mt19937_64 rng(seed);
+  FlowTimeouts to;
+  to.udp_ns = 10 * kSec;
+  FlowTable t(1024, to);
+  std::vector<core::FlowKey> keys;
+  for (uint16_t i = 0; i < 400; ++i) keys.push_back(key(i % 7, kProtoUdp, i, 0x0a000000u + i, 53));
+  std::vector<uint64_t> last(keys.size(), 0);  // 0: never opened
+  uint64_t now = kSec;
+  size_t checked = 0, live_seen = 0;
+  for (int step = 0; step < 20000 && t.evictions() == 0; ++step) {
+    now += rng() % (kSec / 2);  // ~40 opens per timeout: at most 40 live flows
+    t.set_now(now);
+    const size_t i = rng() % keys.size();
+    t.open(keys[i]);
+    last[i] = now;
+    if (step % 50 != 0) continue;
+    for (size_t j = 0; j < keys.size(); ++j) {
+      const bool want = last[j] != 0 && now - last[j] <= to.udp_ns;
+      ASSERT_EQ(t.established(keys[j]), want) << "key " << j << " at step " << step;
+      ++checked;
+      live_seen += want;
+    }
+  }
+  EXPECT_EQ(t.evictions(), 0u);
+  EXPECT_EQ(checked, 400u * 400u);  // every round ran
+  EXPECT_GT(live_seen, 400u * 20u);
 }
 
 TEST(FlowTable, BytesPerEntry) {
