@@ -5,7 +5,8 @@
 // in the same run on the same ports and the same generator, is a bare loop on the same lcore:
 // rx_burst from one port, tx_burst out of the other, no processing. Reported: Mpps, cycles per
 // packet of the worker (it polls all the time, so TSC cycles / packets), and vs_bare (the
-// pipeline's Mpps over the bare loop's for the same direction and size).
+// pipeline's Mpps over the bare loop's for the same direction and size). BM_EngineDownlinkReplies
+// first sends the uplink frames that open stateful flows, then measures downlink replies on them.
 //   build/dataplane/dpdk/engine_bench --benchmark_min_time=2
 // With SIMCORE_HUGEPAGES=1 the EAL takes hugepages (reserve ~600 and mount hugetlbfs first);
 // GLIBC_TUNABLES=glibc.malloc.hugetlb=1 puts the compiled tables (malloc'd) on THP as well.
@@ -57,6 +58,7 @@ const testing::Traffic& traffic_of(size_t things, size_t inner_bytes, size_t rul
     // As many distinct frames as fast_lookup_bench's packets: the sessions they touch must not
     // all fit in the caches, or 100k and 1M sessions measure as 4k.
     o.distinct = kDistinct;
+    o.replies = true;
     slot = std::make_unique<testing::Traffic>(testing::forwarding_traffic(o, kPorts));
   }
   return *slot;
@@ -88,12 +90,42 @@ int bare_main(void* arg) {
   return 0;
 }
 
-void run(benchmark::State& state, Port in, bool bare) {
+// What the generator sends: the traffic's frames in one direction, or downlink replies on
+// flows its uplink frames opened first.
+enum class Load { kBare, kEngine, kReplies };
+
+// Sends each of `frames` once into `feed` and waits until the engine has sent them all out of
+// `drain` (bounded: a lost frame aborts the run).
+void send_through(const std::vector<testing::Bytes>& frames, rte_mempool* pool, rte_ring* feed,
+                  rte_ring* drain) {
+  size_t sent = 0, back = 0;
+  const uint64_t deadline = rte_rdtsc() + 60 * rte_get_tsc_hz();
+  while (back < frames.size()) {
+    SIMCORE_CHECK(rte_rdtsc() < deadline);
+    for (unsigned k = 0; k < 64 && sent < frames.size() && sent - back < kInFlight; ++k) {
+      rte_mbuf* m = rte_pktmbuf_alloc(pool);
+      SIMCORE_CHECK(m != nullptr);
+      const testing::Bytes& b = frames[sent++];
+      std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(b.size())), b.data(), b.size());
+      SIMCORE_CHECK(rte_ring_sp_enqueue(feed, m) == 0);
+    }
+    void* m = nullptr;
+    while (rte_ring_sc_dequeue(drain, &m) == 0) {
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      ++back;
+    }
+  }
+}
+
+void run(benchmark::State& state, Port in, Load load) {
+  const bool bare = load == Load::kBare;
   const size_t things = static_cast<size_t>(state.range(0));
   const size_t inner = static_cast<size_t>(state.range(1));
   const size_t rules = static_cast<size_t>(state.range(2));
   const testing::Traffic& t = traffic_of(things, inner, rules);
-  const std::vector<testing::Bytes>& frames = in == Port::kAccess ? t.uplink : t.downlink;
+  const std::vector<testing::Bytes>& frames = load == Load::kReplies ? t.replies
+                                              : in == Port::kAccess  ? t.uplink
+                                                                     : t.downlink;
 
   static int seq = 0;
   const std::string tag = std::to_string(seq++);
@@ -111,11 +143,21 @@ void run(benchmark::State& state, Port in, bool bare) {
   c.idle_sleep_us = 0;  // a dedicated CPU: poll all the time, as in production
   c.mbufs = 2 * kInFlight - 1;
   c.packed_mbufs = std::getenv("SIMCORE_PACKED_MBUFS") != nullptr;
+  // Room for every flow the replies need, so none is evicted before its replies come.
+  if (load == Load::kReplies) c.flow_entries = 1u << 18;
   auto engine = Engine::create(c).value();
   SIMCORE_CHECK(engine->publish(t.tables).ok());
 
   rte_ring* feed = in == Port::kAccess ? rings[0] : rings[2];
   rte_ring* drain = in == Port::kAccess ? rings[3] : rings[1];
+  WorkerStats warm{};  // the worker's account of the frames that opened the flows
+  if (load == Load::kReplies) {
+    SIMCORE_CHECK(engine->start().ok());
+    send_through(t.reply_opens, engine->pool(), rings[0], rings[3]);
+    engine->stop();
+    warm = engine->worker_stats()[0];
+    SIMCORE_CHECK(warm.flow_evictions == 0);
+  }
   // The frames that circulate, each filled with one of the prepared frames.
   size_t next = 0;
   auto refill = [&](rte_mbuf* m) {
@@ -170,8 +212,8 @@ void run(benchmark::State& state, Port in, bool bare) {
   } else {
     engine->stop();
     const WorkerStats st = engine->worker_stats()[0];
-    pipeline_cycles =
-        static_cast<double>(st.pipeline_cycles) / static_cast<double>(st.pipeline_frames);
+    pipeline_cycles = static_cast<double>(st.pipeline_cycles - warm.pipeline_cycles) /
+                      static_cast<double>(st.pipeline_frames - warm.pipeline_frames);
     const Counters total = engine->total();
     // Every frame must have been sent, or the rate is not the pipeline's.
     SIMCORE_CHECK(total.tx[0] + total.tx[1] == total.rx[0] + total.rx[1]);
@@ -202,10 +244,11 @@ void run(benchmark::State& state, Port in, bool bare) {
   for (rte_ring* r : rings) rte_ring_free(r);
 }
 
-void BM_BareLoopUplink(benchmark::State& s) { run(s, Port::kAccess, true); }
-void BM_EngineUplink(benchmark::State& s) { run(s, Port::kAccess, false); }
-void BM_BareLoopDownlink(benchmark::State& s) { run(s, Port::kCore, true); }
-void BM_EngineDownlink(benchmark::State& s) { run(s, Port::kCore, false); }
+void BM_BareLoopUplink(benchmark::State& s) { run(s, Port::kAccess, Load::kBare); }
+void BM_EngineUplink(benchmark::State& s) { run(s, Port::kAccess, Load::kEngine); }
+void BM_BareLoopDownlink(benchmark::State& s) { run(s, Port::kCore, Load::kBare); }
+void BM_EngineDownlink(benchmark::State& s) { run(s, Port::kCore, Load::kEngine); }
+void BM_EngineDownlinkReplies(benchmark::State& s) { run(s, Port::kCore, Load::kReplies); }
 
 // {Things, inner packet bytes, rules per chain}: ~1k, ~100k and ~1M sessions (about 63% of
 // the Things are attached); 64- and 512-byte inner packets; chains of 100 and 10,000 rules
@@ -220,6 +263,10 @@ BENCHMARK(BM_BareLoopUplink) SIMCORE_BARE->UseRealTime()->Unit(benchmark::kMilli
 BENCHMARK(BM_BareLoopDownlink) SIMCORE_BARE->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EngineUplink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EngineDownlink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMillisecond);
+// Replies to flows the Things opened (stateful profiles only): what most downlink traffic is.
+BENCHMARK(BM_EngineDownlinkReplies)
+    ->Args({1600, 64, 100})->Args({160000, 64, 100})->Args({1600000, 64, 100})
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
 #undef SIMCORE_BARE
 #undef SIMCORE_SIZES
 

@@ -179,8 +179,9 @@ inline constexpr uint16_t kFastBurstMax = 32;
 // Decides pkts[0, n) into out[0, n); returns the number decided, min(n, kFastBurstMax). One bulk
 // hash lookup per session table, and one rte_acl call per chain that the burst's packets meet
 // (the TEID/UE/NAT lookups and a chain's verdict do not depend on flows, so computing them
-// ahead changes nothing). Packets are then decided in order, so a flow an earlier packet opens
-// is established for a later one, exactly as n calls of fast_lookup would decide.
+// ahead changes nothing), skipping downlink replies on flows already open, which need none.
+// Packets are then decided in order, so a flow an earlier packet opens is established for a
+// later one, exactly as n calls of fast_lookup would decide.
 template <class Flows>
 uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, uint16_t n,
                            Flows& flows, core::Decision* out) noexcept {
@@ -234,6 +235,13 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
         continue;
       }
       const core::PacketDesc& q = out[i].out;
+      // A reply on a flow its Thing opened passes without the inbound chain: leave it
+      // unclassified. deliver() asks the flows again, so a flow an earlier packet of this burst
+      // evicts falls back to the chain there (classified alone), as decided in order.
+      if (t.profiles[s.profile]->stateful &&
+          flows.established({slot[i], q.proto, q.dport, q.src.value, q.sport})) {
+        continue;
+      }
       ctx[i] = ft.acl(s.profile, true);
       key[i] = FastTables::acl_key(q.proto, q.src.value, q.sport, q.dport);
     }

@@ -15,6 +15,7 @@
 #include "core/compiler.h"
 #include "core/reference_eval.h"
 #include "core/table_lookup.h"
+#include "dataplane/flow_table.h"
 #include "tests/support/model_gen.h"
 
 namespace simcore::dp {
@@ -305,6 +306,50 @@ TEST(FastLookup, BurstDecidesAsOnePacketAtATime) {
   for (size_t i = 0; i < pkts.size(); ++i) {
     const Decision want = fast_lookup(**ft, pkts[i], one_flows);
     EXPECT_TRUE(got[i] == want) << kCases[i].name << "\nburst " << describe(got[i]) << "\none "
+                                << describe(want);
+  }
+}
+
+// The burst leaves a downlink reply on an open flow unclassified (no rte_acl). A flow that an
+// earlier packet of the same burst evicts must still meet the inbound chain, as one packet at a
+// time would decide: a FlowTable of 8 entries (one probe window) full of the stateful Thing's
+// flows, then a burst whose first packet opens a ninth flow, evicting the oldest.
+TEST(FastLookup, BurstReplyOnAFlowEvictedEarlierInTheBurstMeetsTheChain) {
+  const auto tables = hand_tables();
+  auto ft = FastTables::build(tables);
+  ASSERT_TRUE(ft.ok()) << ft.error().message();
+  FlowTable burst_flows(8), one_flows(8);
+  for (uint16_t port = 4000; port < 4008; ++port) {
+    const uint64_t now = port - 3999;  // 4000 is the least recently used
+    burst_flows.set_now(now);
+    one_flows.set_now(now);
+    const PacketDesc open = up(0x101, "10.0.0.3", "8.8.4.4", 17, port, 53);
+    const Decision a = fast_lookup(**ft, open, burst_flows);
+    const Decision b = fast_lookup(**ft, open, one_flows);
+    ASSERT_EQ(a.verdict, Verdict::kForward) << describe(a);
+    ASSERT_EQ(b.verdict, Verdict::kForward) << describe(b);
+  }
+  burst_flows.set_now(100);
+  one_flows.set_now(100);
+  const PacketDesc pkts[] = {
+      down("8.8.4.4", "10.0.0.3", 17, 53, 4001),             // open: a reply
+      up(0x101, "10.0.0.3", "8.8.4.4", 17, 4008, 53),        // opens a ninth flow, evicts 4000
+      down("8.8.4.4", "10.0.0.3", 17, 53, 4000),             // open when the burst began
+      down("8.8.4.4", "10.0.0.3", 17, 53, 4007),             // still open
+  };
+  Decision got[std::size(pkts)];
+  ASSERT_EQ(fast_lookup_burst(**ft, pkts, std::size(pkts), burst_flows, got), std::size(pkts));
+  EXPECT_EQ(burst_flows.evictions(), 1u);
+  EXPECT_EQ(got[0].verdict, Verdict::kDeliver) << describe(got[0]);
+  EXPECT_EQ(got[0].rule_id, core::kFlowRuleId) << describe(got[0]);
+  EXPECT_EQ(got[1].verdict, Verdict::kForward) << describe(got[1]);
+  EXPECT_EQ(got[2].verdict, Verdict::kDrop) << describe(got[2]);
+  EXPECT_EQ(got[2].drop, DropReason::kDownlinkFirewall) << describe(got[2]);
+  EXPECT_EQ(got[3].verdict, Verdict::kDeliver) << describe(got[3]);
+  EXPECT_EQ(got[3].rule_id, core::kFlowRuleId) << describe(got[3]);
+  for (size_t i = 0; i < std::size(pkts); ++i) {
+    const Decision want = fast_lookup(**ft, pkts[i], one_flows);
+    EXPECT_TRUE(got[i] == want) << i << "\nburst " << describe(got[i]) << "\none "
                                 << describe(want);
   }
 }

@@ -63,6 +63,25 @@ Traffic forwarding_traffic(const TrafficOptions& options, const PortConfig& port
           ports.access_mac, ports.access_next_hop_mac, kEtherTypeIpv4,
           ipv4(outer, kProtoUdp,
                udp(outer, kGtpuPort, kGtpuPort, gtpu(kGtpuMsgGpdu, se.teid, inner), false))));
+      if (options.replies && out.replies.size() < options.distinct) {
+        // The answer goes to the address and port the Thing was seen from (after port
+        // forwarding), and passes only as the flow this frame opened.
+        core::FlowMemory opened;
+        const core::Decision d = core::lookup_packet(*out.tables, p, opened);
+        core::PacketDesc r;
+        r.dir = core::Direction::kDownlink;
+        r.proto = kProtoUdp;
+        r.src = core::Ipv4{remote};
+        r.dst = d.out.src;
+        r.sport = 443;
+        r.dport = d.out.sport;
+        if (core::lookup_packet(*out.tables, r, opened).rule_id == core::kFlowRuleId) {
+          const Ip4 down = ip4(remote, d.out.src.value);
+          out.replies.push_back(ethernet(ports.core_mac, ports.core_next_hop_mac, kEtherTypeIpv4,
+                                         ipv4(down, kProtoUdp, udp(down, 443, r.dport, payload))));
+          out.reply_opens.push_back(out.uplink.back());
+        }
+      }
     } else if (tries % 2 == 1 && out.downlink.size() < options.distinct) {
       p.dir = core::Direction::kDownlink;
       p.src = core::Ipv4{remote};

@@ -21,12 +21,19 @@ struct TrafficOptions {
   size_t inner_bytes = 64;   // inner IPv4 packet size (IPv4 + UDP + payload), ≥ 28
   size_t rules = 100;        // rules per chain of each profile
   size_t profiles = 100;     // IP Profiles, spread over the Things
+  // Also build `replies` (and `reply_opens`): up to `distinct` downlink answers to uplink
+  // frames of Things with stateful profiles, which pass as established flows.
+  bool replies = false;
 };
 
 struct Traffic {
   std::shared_ptr<const core::CompiledTables> tables;
   std::vector<Bytes> uplink;    // on the access port
   std::vector<Bytes> downlink;  // on the core port
+  // replies[i] (core port) answers reply_opens[i] (access port): delivered as an established
+  // flow (rule kFlowRuleId) once reply_opens[i] went through, whatever the inbound chain says.
+  std::vector<Bytes> replies;
+  std::vector<Bytes> reply_opens;
   size_t sessions = 0;
 };
 
