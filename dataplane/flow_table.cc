@@ -47,6 +47,7 @@ void FlowTable::open(const core::FlowKey& k) noexcept {
   for (size_t i = 0; i < kProbe; ++i) {
     Entry& e = entries_[(h + i) & mask_];
     if (e.slot != kEmpty && same(e, k)) {
+      changes_ += !live(e);
       e.last_ns = now_ns_;
       return;
     }
@@ -61,6 +62,7 @@ void FlowTable::open(const core::FlowKey& k) noexcept {
     ++evictions_;
   }
   *reuse = Entry{now_ns_, k.slot, k.remote_addr, k.local_port, k.remote_port, k.proto, {}};
+  ++changes_;
 }
 
 bool FlowTable::established(const core::FlowKey& k) const noexcept {

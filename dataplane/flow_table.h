@@ -42,6 +42,11 @@ class FlowTable {
   // Returns true when the flow was opened and has not been idle longer than its timeout.
   bool established(const core::FlowKey& k) const noexcept;
 
+  // Returns a count that grows whenever open() changes what established() answers: a flow
+  // added (perhaps evicting another) or an expired one revived. While it stays the same (and
+  // set_now is not called) an established() answer still holds: a burst reuses its own.
+  uint64_t changes() const noexcept { return changes_; }
+
   size_t capacity() const noexcept { return mask_ + 1; }
   uint64_t evictions() const noexcept { return evictions_; }
   // Entries holding a flow that has not expired (a scan: for statistics, not per packet).
@@ -69,6 +74,7 @@ class FlowTable {
   FlowTimeouts timeouts_;
   uint64_t now_ns_ = 0;
   uint64_t evictions_ = 0;
+  uint64_t changes_ = 0;
 };
 static_assert(FlowTable::kBytesPerEntry == 24);
 

@@ -35,6 +35,10 @@ TEST(FlowTable, OpenThenEstablished) {
   EXPECT_FALSE(t.established(key(3, kProtoUdp, 40000, 0xc6336401, 54)));
   EXPECT_EQ(t.live(), 1u);
   EXPECT_EQ(t.evictions(), 0u);
+  // changes() counts what alters established(): a new flow, not a refresh.
+  EXPECT_EQ(t.changes(), 1u);
+  t.open(k);
+  EXPECT_EQ(t.changes(), 1u);
 }
 
 TEST(FlowTable, FlowsAgeOutAfterTheirIdleTimeout) {
@@ -57,8 +61,10 @@ TEST(FlowTable, FlowsAgeOutAfterTheirIdleTimeout) {
   EXPECT_TRUE(t.established(tcp));
   t.set_now((11 + 7440) * kSec);
   EXPECT_FALSE(t.established(tcp));
-  // Traffic refreshes the timer; an expired flow reopens.
+  // Traffic refreshes the timer; an expired flow reopens, which is a change.
+  const uint64_t changes = t.changes();
   t.open(udp);
+  EXPECT_EQ(t.changes(), changes + 1);
   t.set_now((11 + 7440 + 100) * kSec);
   t.open(udp);
   t.set_now((11 + 7440 + 200) * kSec);

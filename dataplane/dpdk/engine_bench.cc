@@ -46,9 +46,11 @@ constexpr size_t kDistinct = 65536;
 
 // 10,000-rule chains come with 4 profiles (as in fast_lookup_bench): 100 of them would be a
 // million rules to build, which is not what the case measures.
-const testing::Traffic& traffic_of(size_t things, size_t inner_bytes, size_t rules) {
-  static std::map<std::tuple<size_t, size_t, size_t>, std::unique_ptr<testing::Traffic>> cache;
-  auto& slot = cache[{things, inner_bytes, rules}];
+const testing::Traffic& traffic_of(size_t things, size_t inner_bytes, size_t rules,
+                                   uint32_t remotes) {
+  static std::map<std::tuple<size_t, size_t, size_t, uint32_t>, std::unique_ptr<testing::Traffic>>
+      cache;
+  auto& slot = cache[{things, inner_bytes, rules, remotes}];
   if (!slot) {
     testing::TrafficOptions o;
     o.things = things;
@@ -59,6 +61,7 @@ const testing::Traffic& traffic_of(size_t things, size_t inner_bytes, size_t rul
     // all fit in the caches, or 100k and 1M sessions measure as 4k.
     o.distinct = kDistinct;
     o.replies = true;
+    o.remotes = remotes;
     slot = std::make_unique<testing::Traffic>(testing::forwarding_traffic(o, kPorts));
   }
   return *slot;
@@ -117,12 +120,13 @@ void send_through(const std::vector<testing::Bytes>& frames, rte_mempool* pool, 
   }
 }
 
-void run(benchmark::State& state, Port in, Load load) {
+// `remotes`: how many remote hosts the traffic talks to (testing::TrafficOptions).
+void run(benchmark::State& state, Port in, Load load, uint32_t remotes = 256) {
   const bool bare = load == Load::kBare;
   const size_t things = static_cast<size_t>(state.range(0));
   const size_t inner = static_cast<size_t>(state.range(1));
   const size_t rules = static_cast<size_t>(state.range(2));
-  const testing::Traffic& t = traffic_of(things, inner, rules);
+  const testing::Traffic& t = traffic_of(things, inner, rules, remotes);
   const std::vector<testing::Bytes>& frames = load == Load::kReplies ? t.replies
                                               : in == Port::kAccess  ? t.uplink
                                                                      : t.downlink;
@@ -249,6 +253,9 @@ void BM_EngineUplink(benchmark::State& s) { run(s, Port::kAccess, Load::kEngine)
 void BM_BareLoopDownlink(benchmark::State& s) { run(s, Port::kCore, Load::kBare); }
 void BM_EngineDownlink(benchmark::State& s) { run(s, Port::kCore, Load::kEngine); }
 void BM_EngineDownlinkReplies(benchmark::State& s) { run(s, Port::kCore, Load::kReplies); }
+void BM_EngineDownlinkManyRemotes(benchmark::State& s) {
+  run(s, Port::kCore, Load::kEngine, 1u << 24);
+}
 
 // {Things, inner packet bytes, rules per chain}: ~1k, ~100k and ~1M sessions (about 63% of
 // the Things are attached); 64- and 512-byte inner packets; chains of 100 and 10,000 rules
@@ -266,6 +273,10 @@ BENCHMARK(BM_EngineDownlink) SIMCORE_SIZES->UseRealTime()->Unit(benchmark::kMill
 // Replies to flows the Things opened (stateful profiles only): what most downlink traffic is.
 BENCHMARK(BM_EngineDownlinkReplies)
     ->Args({1600, 64, 100})->Args({160000, 64, 100})->Args({1600000, 64, 100})
+    ->UseRealTime()->Unit(benchmark::kMillisecond);
+// Downlink from 2^24 remote hosts: a third of the frames are unsolicited on stateful profiles
+// (their flow lookups miss), as scans from the internet are.
+BENCHMARK(BM_EngineDownlinkManyRemotes)->Args({1600, 64, 100})->Args({160000, 64, 100})
     ->UseRealTime()->Unit(benchmark::kMillisecond);
 #undef SIMCORE_BARE
 #undef SIMCORE_SIZES

@@ -31,6 +31,20 @@ inline void drop(core::Decision& d, core::Stage stage, core::DropReason reason) 
 // A chain result the burst has not computed ahead (else: rule index, or -1 for no match).
 inline constexpr int32_t kNotClassified = -2;
 
+// Whether a downlink packet's flow is open, as the burst found it and still holds (kUnknown:
+// ask the flows).
+enum class FlowState : uint8_t { kUnknown, kOpen, kClosed };
+
+// Returns the flows' change count, where they keep one (FlowTable::changes); 0 otherwise.
+template <class Flows>
+uint64_t flow_changes(const Flows& flows) noexcept {
+  if constexpr (requires { flows.changes(); }) {
+    return flows.changes();
+  } else {
+    return 0;
+  }
+}
+
 // Applies a profile's chain (or its result `pre`, classified ahead by the burst); records the
 // deciding rule (0: the default action) in d.
 inline bool chain_allows(const FastTables& ft, core::ProfileIndex pi, bool inbound,
@@ -50,7 +64,8 @@ inline bool chain_allows(const FastTables& ft, core::ProfileIndex pi, bool inbou
 // only read, and d.out is not written here).
 template <class Flows>
 void deliver(const FastTables& ft, uint32_t slot, const core::PacketDesc& p, Flows& flows,
-             core::Decision& d, core::Verdict verdict, int32_t pre_in = kNotClassified) noexcept {
+             core::Decision& d, core::Verdict verdict, int32_t pre_in = kNotClassified,
+             FlowState flow = FlowState::kUnknown) noexcept {
   const core::CompiledTables& t = ft.tables();
   const core::SessionRow& s = t.sessions[slot];
   d.target = core::ThingSlot{slot};
@@ -61,7 +76,10 @@ void deliver(const FastTables& ft, uint32_t slot, const core::PacketDesc& p, Flo
     return drop(d, core::Stage::kService, core::DropReason::kDownlinkDataDisabled);
   }
   const core::CompiledProfile& prof = *t.profiles[s.profile];
-  if (prof.stateful && flows.established({slot, p.proto, p.dport, p.src.value, p.sport})) {
+  if (prof.stateful &&
+      (flow == FlowState::kUnknown
+           ? flows.established({slot, p.proto, p.dport, p.src.value, p.sport})
+           : flow == FlowState::kOpen)) {
     d.rule_id = core::kFlowRuleId;
   } else if (!chain_allows(ft, s.profile, true, prof.inbound, p.proto, p.src.value, p.sport,
                            p.dport, d, pre_in)) {
@@ -139,12 +157,12 @@ void uplink(const FastTables& ft, const core::PacketDesc& p, uint32_t slot, Flow
 // of d.out.dst.
 template <class Flows>
 void downlink(const FastTables& ft, core::Decision& d, uint32_t slot, Flows& flows,
-              int32_t pre_in = kNotClassified) noexcept {
+              int32_t pre_in = kNotClassified, FlowState flow = FlowState::kUnknown) noexcept {
   if (slot == FastTables::kNotFound) {
     return drop(d, core::Stage::kSession, core::DropReason::kDownlinkNoSession);
   }
   d.thing = core::ThingSlot{slot};
-  deliver(ft, slot, d.out, flows, d, core::Verdict::kDeliver, pre_in);
+  deliver(ft, slot, d.out, flows, d, core::Verdict::kDeliver, pre_in, flow);
 }
 
 // Seeds d (overwritten) for a downlink packet: d.out after port forwarding.
@@ -181,7 +199,8 @@ inline constexpr uint16_t kFastBurstMax = 32;
 // (the TEID/UE/NAT lookups and a chain's verdict do not depend on flows, so computing them
 // ahead changes nothing), skipping downlink replies on flows already open, which need none.
 // Packets are then decided in order, so a flow an earlier packet opens is established for a
-// later one, exactly as n calls of fast_lookup would decide.
+// later one, exactly as n calls of fast_lookup would decide: a flow found open or closed
+// ahead is asked again once an earlier packet changed the flows (FlowTable::changes).
 template <class Flows>
 uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, uint16_t n,
                            Flows& flows, core::Decision* out) noexcept {
@@ -214,12 +233,16 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
   const AclContext* ctx[kFastBurstMax];
   AclKey key[kFastBurstMax];
   int32_t pre[kFastBurstMax];
+  fast_detail::FlowState flow[kFastBurstMax];
+  constexpr bool kFlowsCount = requires { flows.changes(); };  // core::FlowMemory does not
+  const uint64_t flows_checked = fast_detail::flow_changes(flows);
   for (uint16_t i = 0, u = 0, w = 0; i < n; ++i) {
     const core::PacketDesc& p = pkts[i];
     const bool upl = p.dir == core::Direction::kUplink;
     slot[i] = upl ? up_slots[u++] : down_slots[w++];
     ctx[i] = nullptr;
     pre[i] = fast_detail::kNotClassified;
+    flow[i] = fast_detail::FlowState::kUnknown;
     if (slot[i] == FastTables::kNotFound) continue;
     const core::SessionRow& s = t.sessions[slot[i]];
     if (upl) {
@@ -236,11 +259,12 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
       }
       const core::PacketDesc& q = out[i].out;
       // A reply on a flow its Thing opened passes without the inbound chain: leave it
-      // unclassified. deliver() asks the flows again, so a flow an earlier packet of this burst
-      // evicts falls back to the chain there (classified alone), as decided in order.
-      if (t.profiles[s.profile]->stateful &&
-          flows.established({slot[i], q.proto, q.dport, q.src.value, q.sport})) {
-        continue;
+      // unclassified. Should an earlier packet of the burst evict the flow, it meets the chain
+      // when decided (classified alone).
+      if (t.profiles[s.profile]->stateful) {
+        const bool open = flows.established({slot[i], q.proto, q.dport, q.src.value, q.sport});
+        flow[i] = open ? fast_detail::FlowState::kOpen : fast_detail::FlowState::kClosed;
+        if (open) continue;
       }
       ctx[i] = ft.acl(s.profile, true);
       key[i] = FastTables::acl_key(q.proto, q.src.value, q.sport, q.dport);
@@ -290,7 +314,10 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
     if (pkts[i].dir == core::Direction::kUplink) {
       fast_detail::uplink(ft, pkts[i], slot[i], flows, out[i], pre[i]);
     } else {
-      fast_detail::downlink(ft, out[i], slot[i], flows, pre[i]);
+      // Asked ahead: still the answer unless an earlier packet changed the flows since.
+      const bool held = kFlowsCount && fast_detail::flow_changes(flows) == flows_checked;
+      fast_detail::downlink(ft, out[i], slot[i], flows, pre[i],
+                            held ? flow[i] : fast_detail::FlowState::kUnknown);
     }
   }
   return n;

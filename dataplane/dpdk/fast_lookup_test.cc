@@ -332,10 +332,10 @@ TEST(FastLookup, BurstReplyOnAFlowEvictedEarlierInTheBurstMeetsTheChain) {
   burst_flows.set_now(100);
   one_flows.set_now(100);
   const PacketDesc pkts[] = {
-      down("8.8.4.4", "10.0.0.3", 17, 53, 4001),             // open: a reply
-      up(0x101, "10.0.0.3", "8.8.4.4", 17, 4008, 53),        // opens a ninth flow, evicts 4000
-      down("8.8.4.4", "10.0.0.3", 17, 53, 4000),             // open when the burst began
-      down("8.8.4.4", "10.0.0.3", 17, 53, 4007),             // still open
+      down("8.8.4.4", "10.0.0.3", 17, 53, 4001),       // a reply on an open flow
+      up(0x101, "10.0.0.3", "8.8.4.4", 17, 4008, 53),  // opens a ninth flow, evicts 4000's
+      down("8.8.4.4", "10.0.0.3", 17, 53, 4000),       // open when the burst began, not now
+      down("8.8.4.4", "10.0.0.3", 17, 53, 4007),       // open all along
   };
   Decision got[std::size(pkts)];
   ASSERT_EQ(fast_lookup_burst(**ft, pkts, std::size(pkts), burst_flows, got), std::size(pkts));
@@ -347,6 +347,39 @@ TEST(FastLookup, BurstReplyOnAFlowEvictedEarlierInTheBurstMeetsTheChain) {
   EXPECT_EQ(got[2].drop, DropReason::kDownlinkFirewall) << describe(got[2]);
   EXPECT_EQ(got[3].verdict, Verdict::kDeliver) << describe(got[3]);
   EXPECT_EQ(got[3].rule_id, core::kFlowRuleId) << describe(got[3]);
+  for (size_t i = 0; i < std::size(pkts); ++i) {
+    const Decision want = fast_lookup(**ft, pkts[i], one_flows);
+    EXPECT_TRUE(got[i] == want) << i << "\nburst " << describe(got[i]) << "\none "
+                                << describe(want);
+  }
+}
+
+// The burst answers a downlink packet's flow question once, ahead, and keeps the answer while
+// the flows do not change. An expired flow that an earlier packet of the burst revives
+// changes them: the reply after it passes, the reply before it does not.
+TEST(FastLookup, BurstReplyOnAFlowRevivedEarlierInTheBurstPasses) {
+  const auto tables = hand_tables();
+  auto ft = FastTables::build(tables);
+  ASSERT_TRUE(ft.ok()) << ft.error().message();
+  FlowTimeouts quick;
+  quick.udp_ns = 10;
+  FlowTable burst_flows(64, quick), one_flows(64, quick);
+  const PacketDesc open = up(0x101, "10.0.0.3", "8.8.4.4", 17, 4000, 53);
+  for (FlowTable* f : {&burst_flows, &one_flows}) {
+    f->set_now(1);
+    ASSERT_EQ(fast_lookup(**ft, open, *f).verdict, Verdict::kForward);
+    f->set_now(100);  // the flow has expired
+  }
+  const PacketDesc reply = down("8.8.4.4", "10.0.0.3", 17, 53, 4000);
+  const PacketDesc pkts[] = {reply, open, reply};
+  Decision got[std::size(pkts)];
+  const uint64_t changes = burst_flows.changes();
+  ASSERT_EQ(fast_lookup_burst(**ft, pkts, std::size(pkts), burst_flows, got), std::size(pkts));
+  EXPECT_EQ(burst_flows.changes(), changes + 1);
+  EXPECT_EQ(got[0].drop, DropReason::kDownlinkFirewall) << describe(got[0]);
+  EXPECT_EQ(got[1].verdict, Verdict::kForward) << describe(got[1]);
+  EXPECT_EQ(got[2].verdict, Verdict::kDeliver) << describe(got[2]);
+  EXPECT_EQ(got[2].rule_id, core::kFlowRuleId) << describe(got[2]);
   for (size_t i = 0; i < std::size(pkts); ++i) {
     const Decision want = fast_lookup(**ft, pkts[i], one_flows);
     EXPECT_TRUE(got[i] == want) << i << "\nburst " << describe(got[i]) << "\none "

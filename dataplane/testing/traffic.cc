@@ -12,6 +12,7 @@ namespace simcore::dp::testing {
 
 Traffic forwarding_traffic(const TrafficOptions& options, const PortConfig& ports) {
   SIMCORE_CHECK(options.inner_bytes >= 28);
+  SIMCORE_CHECK(options.remotes >= 1 && options.remotes <= (1u << 24));
   Traffic out;
   ::simcore::testing::ModelGenOptions o;
   o.seed = 42;
@@ -43,7 +44,8 @@ Traffic forwarding_traffic(const TrafficOptions& options, const PortConfig& port
                                                       out.downlink.size() < options.distinct);
        ++tries) {
     const Sess& se = sessions[rng() % sessions.size()];
-    const uint32_t remote = ip("198.51.100.0") + static_cast<uint32_t>(rng() % 256);
+    const uint32_t remote = (options.remotes <= 256 ? ip("198.51.100.0") : ip("64.0.0.0")) +
+                            static_cast<uint32_t>(rng() % options.remotes);
     const auto port = static_cast<uint16_t>(1024 + rng() % 60000);
     core::PacketDesc p;
     p.proto = kProtoUdp;
