@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 
 #include "core/compiler.h"
@@ -310,6 +311,16 @@ TEST(FastLookup, BurstDecidesAsOnePacketAtATime) {
   }
 }
 
+// Expects got[i] to be what fast_lookup decides for pkts[i], one packet at a time on `flows`.
+void expect_one_at_a_time(const FastTables& ft, std::span<const PacketDesc> pkts,
+                          const Decision* got, FlowTable& flows) {
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    const Decision want = fast_lookup(ft, pkts[i], flows);
+    EXPECT_TRUE(got[i] == want) << i << "\nburst " << describe(got[i]) << "\none "
+                                << describe(want);
+  }
+}
+
 // The burst leaves a downlink reply on an open flow unclassified (no rte_acl). A flow that an
 // earlier packet of the same burst evicts must still meet the inbound chain, as one packet at a
 // time would decide: a FlowTable of 8 entries (one probe window) full of the stateful Thing's
@@ -347,11 +358,7 @@ TEST(FastLookup, BurstReplyOnAFlowEvictedEarlierInTheBurstMeetsTheChain) {
   EXPECT_EQ(got[2].drop, DropReason::kDownlinkFirewall) << describe(got[2]);
   EXPECT_EQ(got[3].verdict, Verdict::kDeliver) << describe(got[3]);
   EXPECT_EQ(got[3].rule_id, core::kFlowRuleId) << describe(got[3]);
-  for (size_t i = 0; i < std::size(pkts); ++i) {
-    const Decision want = fast_lookup(**ft, pkts[i], one_flows);
-    EXPECT_TRUE(got[i] == want) << i << "\nburst " << describe(got[i]) << "\none "
-                                << describe(want);
-  }
+  expect_one_at_a_time(**ft, pkts, got, one_flows);
 }
 
 // The burst answers a downlink packet's flow question once, ahead, and keeps the answer while
@@ -380,11 +387,7 @@ TEST(FastLookup, BurstReplyOnAFlowRevivedEarlierInTheBurstPasses) {
   EXPECT_EQ(got[1].verdict, Verdict::kForward) << describe(got[1]);
   EXPECT_EQ(got[2].verdict, Verdict::kDeliver) << describe(got[2]);
   EXPECT_EQ(got[2].rule_id, core::kFlowRuleId) << describe(got[2]);
-  for (size_t i = 0; i < std::size(pkts); ++i) {
-    const Decision want = fast_lookup(**ft, pkts[i], one_flows);
-    EXPECT_TRUE(got[i] == want) << i << "\nburst " << describe(got[i]) << "\none "
-                                << describe(want);
-  }
+  expect_one_at_a_time(**ft, pkts, got, one_flows);
 }
 
 std::vector<uint64_t> seeds() {
