@@ -23,12 +23,16 @@ struct FlowKey {
 
 class FlowMemory {
  public:
-  void open(const FlowKey& k) { flows_.insert(k); }
+  void open(const FlowKey& k) { changes_ += flows_.insert(k).second; }
   bool established(const FlowKey& k) const { return flows_.count(k) != 0; }
   size_t size() const noexcept { return flows_.size(); }
+  // Returns a count that grows whenever open() changes what established() answers (here: a
+  // new flow), as dp::FlowTable::changes does.
+  uint64_t changes() const noexcept { return changes_; }
 
  private:
   std::set<FlowKey> flows_;
+  uint64_t changes_ = 0;
 };
 
 }  // namespace simcore::core

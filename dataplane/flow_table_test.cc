@@ -20,6 +20,12 @@ core::FlowKey key(uint32_t slot, uint8_t proto, uint16_t lport, uint32_t raddr, 
   return core::FlowKey{slot, proto, lport, raddr, rport};
 }
 
+// Returns SIMCORE_SEED when set (to replay a failure), else `fallback`.
+uint64_t seed_or(uint64_t fallback) {
+  const char* s = std::getenv("SIMCORE_SEED");
+  return s != nullptr ? std::strtoull(s, nullptr, 10) : fallback;
+}
+
 TEST(FlowTable, OpenThenEstablished) {
   FlowTable t(1024);
   t.set_now(1 * kSec);
@@ -106,9 +112,7 @@ TEST(FlowTable, WhenFullTheOldestOfTheWindowIsEvicted) {
 }
 
 TEST(FlowTable, NoFalsePositivesAmongManyRandomKeys) {
-  const uint64_t seed = std::getenv("SIMCORE_SEED")
-                            ? std::strtoull(std::getenv("SIMCORE_SEED"), nullptr, 10)
-                            : 20261126;
+  const uint64_t seed = seed_or(20261126);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun with SIMCORE_SEED=<seed>)");
   std::mt19937_64 rng(seed);
   auto random_key = [&] {
@@ -141,9 +145,7 @@ TEST(FlowTable, NoFalsePositivesAmongManyRandomKeys) {
 // exactly as a map of last-open times does (a lookup that stopped at the first entry not live
 // fails this test).
 TEST(FlowTable, AgesAndReusesEntriesAsAMapOfLastOpenTimes) {
-  const uint64_t seed = std::getenv("SIMCORE_SEED")
-                            ? std::strtoull(std::getenv("SIMCORE_SEED"), nullptr, 10)
-                            : 20261128;
+  const uint64_t seed = seed_or(20261128);
   SCOPED_TRACE("seed " + std::to_string(seed) + " (rerun with SIMCORE_SEED=<seed>)");
   std::mt19937_64 rng(seed);
   FlowTimeouts to;

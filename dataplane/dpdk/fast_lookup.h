@@ -2,8 +2,8 @@
 // core::lookup_packet in the same order, with rte_hash, rte_lpm, rte_fib6 and rte_acl in place
 // of its table walks, and the same Decision for every packet (checked by fast_lookup_test).
 // Any worker on a published FastTables; no locks, allocation or exceptions except inside
-// `flows`, which belongs to the caller and must offer open(FlowKey) and established(FlowKey)
-// (core::FlowMemory allocates in open(): an allocation failure there terminates).
+// `flows`, which belongs to the caller and must offer open(FlowKey), established(FlowKey) and
+// changes() (core::FlowMemory allocates in open(): an allocation failure there terminates).
 #pragma once
 
 #include <algorithm>
@@ -34,16 +34,6 @@ inline constexpr int32_t kNotClassified = -2;
 // Whether a downlink packet's flow is open, as the burst found it and still holds (kUnknown:
 // ask the flows).
 enum class FlowState : uint8_t { kUnknown, kOpen, kClosed };
-
-// Returns the flows' change count, where they keep one (FlowTable::changes); 0 otherwise.
-template <class Flows>
-uint64_t flow_changes(const Flows& flows) noexcept {
-  if constexpr (requires { flows.changes(); }) {
-    return flows.changes();
-  } else {
-    return 0;
-  }
-}
 
 // Applies a profile's chain (or its result `pre`, classified ahead by the burst); records the
 // deciding rule (0: the default action) in d.
@@ -234,8 +224,7 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
   AclKey key[kFastBurstMax];
   int32_t pre[kFastBurstMax];
   fast_detail::FlowState flow[kFastBurstMax];
-  constexpr bool kFlowsCount = requires { flows.changes(); };  // core::FlowMemory does not
-  const uint64_t flows_checked = fast_detail::flow_changes(flows);
+  const uint64_t flows_checked = flows.changes();
   for (uint16_t i = 0, u = 0, w = 0; i < n; ++i) {
     const core::PacketDesc& p = pkts[i];
     const bool upl = p.dir == core::Direction::kUplink;
@@ -315,7 +304,7 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
       fast_detail::uplink(ft, pkts[i], slot[i], flows, out[i], pre[i]);
     } else {
       // Asked ahead: still the answer unless an earlier packet changed the flows since.
-      const bool held = kFlowsCount && fast_detail::flow_changes(flows) == flows_checked;
+      const bool held = flows.changes() == flows_checked;
       fast_detail::downlink(ft, out[i], slot[i], flows, pre[i],
                             held ? flow[i] : fast_detail::FlowState::kUnknown);
     }
