@@ -1,8 +1,11 @@
 // control/daemon/daemon_test_support.h — the real simcored binary on port 0 with a temp data dir,
 // driven over the socket by curl (a client nobody here wrote). Bounded: every curl has
-// --max-time, and a Daemon is always stopped (SIGKILL in the destructor).
+// --max-time, and a Daemon is always stopped (SIGKILL in the destructor). Its log (stderr, a
+// line per request) goes to simcored.log in the test's dir, and only a failed test prints its
+// tail: a test making hundreds of calls would otherwise bury its own failure messages.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -15,10 +18,12 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace simcore::ctl::e2e {
 
@@ -39,10 +44,34 @@ struct Reply {
 class Daemon {
  public:
   explicit Daemon(const fs::path& dir) : dir_(dir) {}
-  ~Daemon() { stop(SIGKILL); }
+  ~Daemon() {
+    stop(SIGKILL);
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "--- the last lines of %s ---\n%s---\n", log_path().c_str(),
+                   log_tail(40).c_str());
+    }
+  }
+
+  fs::path log_path() const { return dir_ / "simcored.log"; }
+  // The last `lines` lines of the daemon's log (every start of this dir appends to it).
+  std::string log_tail(size_t lines) const {
+    std::ifstream in(log_path());
+    std::deque<std::string> last;
+    for (std::string line; std::getline(in, line);) {
+      last.push_back(std::move(line));
+      if (last.size() > lines) last.pop_front();
+    }
+    std::string out;
+    for (const std::string& line : last) out += line + "\n";
+    return out;
+  }
 
   // Starts simcored and waits for its "listening" line; returns the port.
   int start() {
+    // Everything the child needs is made before fork: it only calls async-signal-safe functions.
+    const std::string cfg = (dir_ / "simcored.yaml").string();
+    const std::string data = (dir_ / "data").string();
+    const std::string log = log_path().string();
     int out[2];
     if (pipe(out) != 0) return 0;
     pid_ = fork();
@@ -52,9 +81,10 @@ class Daemon {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
-      const std::string cfg = (dir_ / "simcored.yaml").string();
+      const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
       execl(SIMCORED_PATH, SIMCORED_PATH, "--config", cfg.c_str(), "--port", "0", "--data-dir",
-            (dir_ / "data").c_str(), static_cast<char*>(nullptr));
+            data.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);
@@ -117,6 +147,35 @@ class Daemon {
     }
     r.body = all;
     return r;
+  }
+
+  // GETs every path over one curl process and connection, in order: a test that must look at
+  // many resources inside a short window (while a peer holds its sessions) spends milliseconds,
+  // not a process per call. Bodies are the API's JSON, which never holds a raw newline.
+  std::vector<Reply> get_all(const std::vector<std::string>& paths,
+                             const std::string& token) const {
+    std::string cmd = "curl -s --max-time 20 -H 'Authorization: Bearer " + token + "'" +
+                      " -w '\\n%{http_code}\\n'";
+    for (const std::string& path : paths) {
+      cmd += " 'http://127.0.0.1:" + std::to_string(port_) + path + "'";
+    }
+    std::vector<Reply> replies;
+    if (FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r")) {
+      std::string body;
+      bool in_body = true;
+      for (std::array<char, 65536> line; fgets(line.data(), line.size(), p);) {
+        std::string l(line.data());
+        if (!l.empty() && l.back() == '\n') l.pop_back();
+        if (in_body) {
+          body = l;
+        } else {
+          replies.push_back({std::atoi(l.c_str()), "", body});
+        }
+        in_body = !in_body;
+      }
+      pclose(p);
+    }
+    return replies;
   }
 
   // A bearer token for the first admin, or "" when the token endpoint refuses.
