@@ -1,6 +1,7 @@
 // dataplane/dpdk/fast_lookup.h — the policy decision of one packet on FastTables: the stages of
-// core::lookup_packet in the same order, with rte_hash, rte_lpm, rte_fib6 and rte_acl in place
-// of its table walks, and the same Decision for every packet (checked by fast_lookup_test).
+// core::lookup_packet in the same order, with rte_hash (NAT), rte_lpm, rte_fib6 and rte_acl in
+// place of its table walks (sessions stay in the compiled FlatIndexes), and the same Decision
+// for every packet (checked by fast_lookup_test).
 // Any worker on a published FastTables; no locks, allocation or exceptions except inside
 // `flows`, which belongs to the caller and must offer open(FlowKey), established(FlowKey) and
 // changes() (core::FlowMemory allocates in open(): an allocation failure there terminates).

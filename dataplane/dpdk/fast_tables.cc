@@ -6,7 +6,6 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
-#include <rte_malloc.h>
 // rte_lpm.h pulls in rte_vect.h, whose 22.11 version breaks in C++ outside extern "C".
 extern "C" {
 #include <rte_lpm.h>
@@ -48,21 +47,9 @@ int heap_socket() noexcept {
   return s < 0 ? 0 : s;
 }
 
-size_t heap_allocated(int socket) noexcept {
-  rte_malloc_socket_stats st{};
-  if (rte_malloc_get_socket_stats(socket, &st) != 0) return 0;
-  return st.heap_allocsz_bytes;
-}
-
-// Key comparisons for rte_hash: it has specialised ones from 16 bytes up only and calls
+// The key comparison for rte_hash: it has specialised ones from 16 bytes up only and calls
 // memcmp for shorter keys (once per probed entry, per packet). rte_hash tests the result
 // against 0 only.
-int equal_keys4(const void* a, const void* b, size_t) {
-  uint32_t x, y;
-  std::memcpy(&x, a, sizeof x);
-  std::memcpy(&y, b, sizeof y);
-  return x != y;
-}
 int equal_keys8(const void* a, const void* b, size_t) {
   uint64_t x, y;
   std::memcpy(&x, a, sizeof x);
@@ -91,7 +78,6 @@ core::Result<rte_hash*> make_hash(const char* kind, uint32_t key_len, size_t n, 
     prm.extra_flag = 0;
     rte_hash* h = rte_hash_create(&prm);
     if (h == nullptr) return dpdk_error("rte_hash_create", rte_errno);
-    if (key_len == 4) rte_hash_set_cmp_func(h, equal_keys4);
     if (key_len == 8) rte_hash_set_cmp_func(h, equal_keys8);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; ++i) {
@@ -209,8 +195,6 @@ FastTables::FastTables(std::shared_ptr<const core::CompiledTables> tables)
     : tables_(std::move(tables)) {}
 
 FastTables::~FastTables() {
-  rte_hash_free(by_teid_);
-  rte_hash_free(by_ue_);
   rte_hash_free(nat_in_);
   rte_hash_free(nat_out_);
 }
@@ -220,46 +204,12 @@ core::Result<std::shared_ptr<const FastTables>> FastTables::build(
     const FastBuildOptions& options) {
   SIMCORE_CHECK(tables != nullptr);
   std::shared_ptr<FastTables> ft(new FastTables(std::move(tables)));
-  if (Status s = ft->build_sessions(); !s) return s.error();
   if (Status s = ft->build_nat(); !s) return s.error();
   if (Status s = ft->build_pools(previous); !s) return s.error();
   if (Status s = ft->build_routes(previous, options.linear_routes_max); !s) return s.error();
   if (Status s = ft->build_profiles(previous); !s) return s.error();
   ft->build_tunnels();
   return std::shared_ptr<const FastTables>(std::move(ft));
-}
-
-// Both session hashes are rebuilt for every snapshot. Measured with fast_lookup_bench: ~90 bytes
-// per session for the two (FlatIndex: ~27) and ~0.5 s of control-thread time at 1M sessions,
-// so at that scale the sessions want an RCU-shared rte_hash updated in place (DESIGN.md
-// "Compiled tables") rather than this per-snapshot copy.
-Status FastTables::build_sessions() {
-  const core::CompiledTables& t = *tables_;
-  const int socket = heap_socket();
-  const size_t before = heap_allocated(socket);
-  sessions_ = 0;
-  for (size_t i = 0; i < t.sessions.size(); ++i) {
-    sessions_ += (t.sessions[i].flags & core::kSessionAttached) != 0;
-  }
-  // Only attached rows are indexed, as in CompiledTables::by_teid and by_ue.
-  auto attached = [&](size_t i) { return (t.sessions[i].flags & core::kSessionAttached) != 0; };
-  auto teid = make_hash(
-      "t", sizeof(uint32_t), t.sessions.size(), socket,
-      [&](size_t i) -> const void* {
-        return attached(i) ? &t.sessions[i].local_teid.raw : nullptr;
-      },
-      [](size_t i) { return i; });
-  if (!teid) return teid.error();
-  by_teid_ = *teid;
-  auto ue = make_hash(
-      "u", sizeof(uint32_t), t.sessions.size(), socket,
-      [&](size_t i) -> const void* { return attached(i) ? &t.sessions[i].ue_addr.raw : nullptr; },
-      [](size_t i) { return i; });
-  if (!ue) return ue.error();
-  by_ue_ = *ue;
-  const size_t after = heap_allocated(socket);
-  session_bytes_ = after > before ? after - before : 0;
-  return {};
 }
 
 void FastTables::build_tunnels() {
@@ -475,40 +425,30 @@ Status FastTables::build_profiles(const FastTables* previous) {
   return {};
 }
 
-uint32_t FastTables::find_teid(core::TeidBe teid) const noexcept {
-  void* data = nullptr;
-  if (rte_hash_lookup_data(by_teid_, &teid.raw, &data) < 0) return kNotFound;
-  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
-}
-
-uint32_t FastTables::find_ue(core::Ipv4Be ue) const noexcept {
-  void* data = nullptr;
-  if (rte_hash_lookup_data(by_ue_, &ue.raw, &data) < 0) return kNotFound;
-  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
-}
-
+// Sessions are found in the CompiledTables' own FlatIndexes, not in rte_hash copies of them.
+// Measured against rte_hash (fast_lookup_bench, bursts; README 2026-11-28): equal at 1k
+// sessions, 2-4% faster at 100k, 7-15% at 1M. A FlatIndex lookup reads one line of 8-byte
+// buckets where rte_hash reads its signature bucket and then its key store, two dependent
+// misses. The index is shared between snapshots on copy-on-write pages, so a publish rebuilds
+// nothing (the copies took 0.2-0.5 s of control-thread time at 1M sessions), and it costs 27
+// bytes per session for both keys against 90 for the two rte_hashes. A burst prefetches every
+// key's home bucket before the first lookup, which overlaps their misses as
+// rte_hash_lookup_bulk did.
 namespace {
-void bulk(const rte_hash* h, const uint32_t* keys, unsigned n, uint32_t* slots) noexcept {
-  SIMCORE_DCHECK(n <= RTE_HASH_LOOKUP_BULK_MAX);
-  const void* kp[RTE_HASH_LOOKUP_BULK_MAX];
-  void* data[RTE_HASH_LOOKUP_BULK_MAX];
-  for (unsigned i = 0; i < n; ++i) kp[i] = &keys[i];
-  uint64_t hits = 0;
-  if (n == 0 || rte_hash_lookup_bulk_data(h, kp, n, &hits, data) < 0) hits = 0;
-  for (unsigned i = 0; i < n; ++i) {
-    slots[i] = (hits >> i) & 1 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[i]))
-                               : FastTables::kNotFound;
-  }
+void bulk(const core::FlatIndex& index, const uint32_t* keys, unsigned n,
+          uint32_t* slots) noexcept {
+  for (unsigned i = 0; i < n; ++i) index.prefetch(keys[i]);
+  for (unsigned i = 0; i < n; ++i) slots[i] = index.find(keys[i]);
 }
 }  // namespace
 
 void FastTables::find_teid_bulk(const uint32_t* teid_raw, unsigned n,
                                 uint32_t* slots) const noexcept {
-  bulk(by_teid_, teid_raw, n, slots);
+  bulk(tables_->by_teid, teid_raw, n, slots);
 }
 
 void FastTables::find_ue_bulk(const uint32_t* ue_raw, unsigned n, uint32_t* slots) const noexcept {
-  bulk(by_ue_, ue_raw, n, slots);
+  bulk(tables_->by_ue, ue_raw, n, slots);
 }
 
 const core::NatRow* FastTables::find_nat_in(core::Ipv4Be ip, uint8_t proto,

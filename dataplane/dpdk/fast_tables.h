@@ -1,10 +1,12 @@
 // dataplane/dpdk/fast_tables.h — a CompiledTables snapshot materialised into DPDK structures:
-// rte_hash for sessions (TEID, UE address) and NAT (both directions), one rte_lpm for every pool
-// of the account, per-network routes (a short linear scan, or one shared rte_fib6 for networks
-// with many routes) and one rte_acl context per (IP Profile, chain). Built on the control thread
-// next to each CompiledTables it mirrors, immutable afterwards, read by any worker without locks
-// (fast_lookup.h). Rows (sessions, NAT, routes, chains) still live in the CompiledTables, which a
-// FastTables keeps alive. Keys are stored as the packet carries them (network byte order).
+// rte_hash for NAT (both directions), one rte_lpm for every pool of the account, per-network
+// routes (a short linear scan, or one shared rte_fib6 for networks with many routes) and one
+// rte_acl context per (IP Profile, chain). Sessions (TEID, UE address) are found in the
+// CompiledTables' own FlatIndexes, which measured faster than rte_hash copies and cost no
+// per-snapshot rebuild (fast_tables.cc). Built on the control thread next to each CompiledTables
+// it mirrors, immutable afterwards, read by any worker without locks (fast_lookup.h). Rows
+// (sessions, NAT, routes, chains) still live in the CompiledTables, which a FastTables keeps
+// alive. Keys are stored as the packet carries them (network byte order).
 #pragma once
 
 #include <cstddef>
@@ -104,14 +106,16 @@ class FastTables {
 
   const core::CompiledTables& tables() const noexcept { return *tables_; }
 
-  // Returns the DPDK heap bytes of the two session hashes (measured with
-  // rte_malloc_get_socket_stats around their creation and filling) and per attached session.
-  size_t session_bytes() const noexcept { return session_bytes_; }
-  double bytes_per_session() const noexcept {
-    return sessions_ == 0 ? 0.0
-                          : static_cast<double>(session_bytes_) / static_cast<double>(sessions_);
+  // Returns the bytes of the two session indexes (TEID and UE address) and their bytes per
+  // attached session.
+  size_t session_bytes() const noexcept {
+    return tables_->by_teid.bytes() + tables_->by_ue.bytes();
   }
-  size_t sessions() const noexcept { return sessions_; }
+  double bytes_per_session() const noexcept {
+    const size_t n = sessions();
+    return n == 0 ? 0.0 : static_cast<double>(session_bytes()) / static_cast<double>(n);
+  }
+  size_t sessions() const noexcept { return tables_->by_teid.size(); }
 
   // Returns how many (profile, chain) ACL contexts this build created and how many it took over
   // from `previous` (for tests and benchmarks).
@@ -125,8 +129,12 @@ class FastTables {
   bool routes_in_fib(core::NetworkIndex n) const noexcept { return networks_[n].use_fib != 0; }
 
   // For fast_lookup.h: the lookups, each on one immutable structure. Any thread; no allocation.
-  uint32_t find_teid(core::TeidBe teid) const noexcept;  // → slot, or kNotFound
-  uint32_t find_ue(core::Ipv4Be ue) const noexcept;      // → slot, or kNotFound
+  uint32_t find_teid(core::TeidBe teid) const noexcept {  // → slot, or kNotFound
+    return tables_->by_teid.find(teid.raw);
+  }
+  uint32_t find_ue(core::Ipv4Be ue) const noexcept {  // → slot, or kNotFound
+    return tables_->by_ue.find(ue.raw);
+  }
   // Returns the nat_in / nat_out row for a key, or nullptr.
   const core::NatRow* find_nat_in(core::Ipv4Be ip, uint8_t proto, core::PortBe port) const noexcept;
   const core::NatRow* find_nat_out(core::Ipv4Be ip, uint8_t proto,
@@ -164,11 +172,10 @@ class FastTables {
   void find_teid_bulk(const uint32_t* teid_raw, unsigned n, uint32_t* slots) const noexcept;
   void find_ue_bulk(const uint32_t* ue_raw, unsigned n, uint32_t* slots) const noexcept;
 
-  static constexpr uint32_t kNotFound = ~0u;
+  static constexpr uint32_t kNotFound = core::FlatIndex::kNotFound;
 
  private:
   explicit FastTables(std::shared_ptr<const core::CompiledTables> tables);
-  core::Status build_sessions();
   core::Status build_nat();
   core::Status build_pools(const FastTables* previous);
   core::Status build_routes(const FastTables* previous, uint32_t linear_routes_max);
@@ -179,8 +186,6 @@ class FastTables {
   struct Fib6;  // owns an rte_fib6
 
   std::shared_ptr<const core::CompiledTables> tables_;
-  rte_hash* by_teid_ = nullptr;
-  rte_hash* by_ue_ = nullptr;
   rte_hash* nat_in_ = nullptr;  // nullptr when there are no rules: skip the lookup
   rte_hash* nat_out_ = nullptr;
   KeyFilter nat_in_filter_;  // over nat_in_'s keys
@@ -200,8 +205,6 @@ class FastTables {
   };
   std::vector<TunnelSelectors> tunnels_;
   std::vector<core::Cidr> selectors_;
-  size_t session_bytes_ = 0;
-  size_t sessions_ = 0;
   size_t acl_built_ = 0;
   size_t acl_reused_ = 0;
 };
