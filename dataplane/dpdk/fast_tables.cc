@@ -426,13 +426,13 @@ Status FastTables::build_profiles(const FastTables* previous) {
 }
 
 // Sessions are found in the CompiledTables' own FlatIndexes, not in rte_hash copies of them.
-// Measured against rte_hash (fast_lookup_bench, bursts; README 2026-11-28): equal at 1k
-// sessions, 2-4% faster at 100k, 7-15% at 1M. A FlatIndex lookup reads one line of 8-byte
-// buckets where rte_hash reads its signature bucket and then its key store, two dependent
-// misses. The index is shared between snapshots on copy-on-write pages, so a publish rebuilds
-// nothing (the copies took 0.2-0.5 s of control-thread time at 1M sessions), and it costs 27
-// bytes per session for both keys against 90 for the two rte_hashes. A burst prefetches every
-// key's home bucket before the first lookup, which overlaps their misses as
+// Measured against rte_hash (fast_lookup_bench, bursts, medians of 3; README 2026-11-28):
+// within 2% at 1k sessions, 1-3% faster at 100k, 13-15% at 1M. A FlatIndex lookup mostly reads
+// one line of 8-byte buckets where rte_hash reads its signature bucket and then its key store,
+// two dependent misses. The index is shared between snapshots on copy-on-write pages, so a
+// publish rebuilds nothing (the copies took 0.2-0.3 s of control-thread time at 1M sessions),
+// and it costs 27 bytes per session for both keys against 90 for the two rte_hashes. A burst
+// prefetches every key's home bucket before the first lookup, which overlaps their misses as
 // rte_hash_lookup_bulk did.
 namespace {
 void bulk(const core::FlatIndex& index, const uint32_t* keys, unsigned n,
