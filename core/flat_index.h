@@ -37,9 +37,6 @@ class FlatIndex {
     }
   }
 
-  // Starts loading key's home bucket, so a burst can overlap its lookups' cache misses.
-  void prefetch(uint32_t key) const noexcept { __builtin_prefetch(&buckets_[home(key)]); }
-
   // Inserts or replaces. value must not be kNotFound. Grows (rebuilds) past 50% load.
   void insert(uint32_t key, uint32_t value);
   // Removes key; returns whether it was present. Backward-shift deletion: no tombstones.

@@ -431,13 +431,14 @@ Status FastTables::build_profiles(const FastTables* previous) {
 // one line of 8-byte buckets where rte_hash reads its signature bucket and then its key store,
 // two dependent misses. The index is shared between snapshots on copy-on-write pages, so a
 // publish rebuilds nothing (the copies took 0.2-0.3 s of control-thread time at 1M sessions),
-// and it costs 27 bytes per session for both keys against 90 for the two rte_hashes. A burst
-// prefetches every key's home bucket before the first lookup, which overlaps their misses as
-// rte_hash_lookup_bulk did.
+// and it costs 27 bytes per session for both keys against 90 for the two rte_hashes.
+// A burst's finds are independent, and the out-of-order core overlaps their misses without
+// help: prefetching every key's home bucket first measured the same (fast_lookup_bench and
+// engine_bench, README 2026-11-29). The measurements above ran without it, though the code
+// asked for it: GCC had deleted that __builtin_prefetch (core/prefetch.h).
 namespace {
 void bulk(const core::FlatIndex& index, const uint32_t* keys, unsigned n,
           uint32_t* slots) noexcept {
-  for (unsigned i = 0; i < n; ++i) index.prefetch(keys[i]);
   for (unsigned i = 0; i < n; ++i) slots[i] = index.find(keys[i]);
 }
 }  // namespace
