@@ -1,6 +1,7 @@
 #include "dataplane/flow_table.h"
 
 #include "core/check.h"
+#include "core/prefetch.h"
 #include "dataplane/packet/wire.h"
 
 namespace simcore::dp {
@@ -38,6 +39,12 @@ bool FlowTable::live(const Entry& e) const noexcept {
                                                   : timeouts_.other_ns;
   // A clock that went backwards (or a burst that started earlier on another core) keeps it.
   return now_ns_ < e.last_ns || now_ns_ - e.last_ns <= timeout;
+}
+
+void FlowTable::prefetch(const core::FlowKey& k) const noexcept {
+  const auto* first = reinterpret_cast<const char*>(&entries_[home(k)]);
+  core::prefetch_read(first);
+  core::prefetch_read(first + 64);
 }
 
 void FlowTable::open(const core::FlowKey& k) noexcept {

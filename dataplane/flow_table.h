@@ -39,6 +39,9 @@ class FlowTable {
   // Records that the flow was seen now (opens it or refreshes its idle timer). When the key's
   // window has no free or expired entry, the least recently used one is replaced (evictions).
   void open(const core::FlowKey& k) noexcept;
+  // Starts loading the first two lines of k's probe window, where open() and established()
+  // mostly find it (a burst calls it well before them: the window is a cache miss).
+  void prefetch(const core::FlowKey& k) const noexcept;
   // Returns true when the flow was opened and has not been idle longer than its timeout.
   bool established(const core::FlowKey& k) const noexcept;
 

@@ -4,7 +4,8 @@
 // for every packet (checked by fast_lookup_test).
 // Any worker on a published FastTables; no locks, allocation or exceptions except inside
 // `flows`, which belongs to the caller and must offer open(FlowKey), established(FlowKey) and
-// changes() (core::FlowMemory allocates in open(): an allocation failure there terminates).
+// changes(), and may offer prefetch(FlowKey) (core::FlowMemory allocates in open(): an
+// allocation failure there terminates).
 #pragma once
 
 #include <algorithm>
@@ -239,6 +240,13 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
       if ((s.flags & fast_detail::kReady) != fast_detail::kReady ||
           core::to_be(p.src) != s.ue_addr) {
         continue;
+      }
+      // The flow a stateful profile's packet opens: its window is a miss that the chains'
+      // classification below can hide.
+      if constexpr (requires { flows.prefetch(core::FlowKey{}); }) {
+        if (t.profiles[s.profile]->stateful) {
+          flows.prefetch({slot[i], p.proto, p.sport, p.dst.value, p.dport});
+        }
       }
       ctx[i] = ft.acl(s.profile, false);
       key[i] = FastTables::acl_key(p.proto, p.dst.value, p.dport, p.sport);
