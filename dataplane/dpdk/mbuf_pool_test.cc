@@ -6,46 +6,20 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "dataplane/testing/mappings.h"
 
 namespace simcore::dp {
 namespace {
 
-// Returns the VmFlags line of the mapping that holds `p`, or "" when none does.
-std::string vm_flags_of(const void* p) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
-      inside = lo <= a && a < hi;
-    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
-      return line;
-    }
-  }
-  return "";
-}
-
-bool mapped(const void* p) {
-  const long page = sysconf(_SC_PAGESIZE);
-  void* base = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t(page - 1));
-  unsigned char v = 0;
-  return mincore(base, static_cast<size_t>(page), &v) == 0 || errno != ENOMEM;
-}
+using testing::mapped;
+using testing::vm_flags_of;
 
 TEST(MbufPool, PacksEveryMbufOnMemoryAdvisedForHugePagesAndUnmapsItWhenFreed) {
   ASSERT_FALSE(rte_eal_has_hugepages()) << "the lab defaults run EAL without hugepages";
