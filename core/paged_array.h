@@ -3,6 +3,7 @@
 // copy clones that page (copy-on-write), so an incremental change to a 1M-row table costs one
 // page, not the table. Reads are lock-free and safe from any thread once the owning snapshot
 // is published; writes (mut, resize) are for the control thread on an unpublished copy.
+// Pages come from the installed PageMemory (operator new unless a data plane installed its own).
 #pragma once
 
 #include <algorithm>
@@ -14,6 +15,37 @@
 #include <vector>
 
 namespace simcore::core {
+
+// Where table pages come from. The fast path reads the session rows and index buckets of a
+// million Things at random, so a data plane installs memory advised for huge pages
+// (dataplane/huge_memory.h), where such a read costs no 4 KiB page walk.
+struct PageMemory {
+  void* (*allocate)(size_t bytes);  // at least 16-byte aligned; throws std::bad_alloc
+  void (*deallocate)(void* p, size_t bytes) noexcept;
+};
+// operator new and delete.
+const PageMemory& default_page_memory() noexcept;
+// Installs `m` (which must outlive every page) for pages allocated from now on; each page is
+// freed by the memory it came from. Any thread, though it is meant for start-up.
+void set_page_memory(const PageMemory& m) noexcept;
+const PageMemory& page_memory() noexcept;
+
+// An allocator on one PageMemory, for allocate_shared: a page's control block keeps a copy, so
+// the page goes back where it came from whatever is installed meanwhile.
+template <class U>
+struct PageAllocator {
+  using value_type = U;
+  const PageMemory* memory;
+  explicit PageAllocator(const PageMemory& m) noexcept : memory(&m) {}
+  template <class V>
+  PageAllocator(const PageAllocator<V>& o) noexcept : memory(o.memory) {}  // NOLINT: rebinding
+  U* allocate(size_t n) { return static_cast<U*>(memory->allocate(n * sizeof(U))); }
+  void deallocate(U* p, size_t n) noexcept { memory->deallocate(p, n * sizeof(U)); }
+  template <class V>
+  bool operator==(const PageAllocator<V>& o) const noexcept {
+    return memory == o.memory;
+  }
+};
 
 template <class T, unsigned kShift = 12>
 class PagedArray {
@@ -49,7 +81,7 @@ class PagedArray {
   T& mut(size_t i) {
     const size_t p = i >> kShift;
     if (!owned_[p]) {
-      pages_[p] = std::make_shared<Page>(*pages_[p]);
+      pages_[p] = std::allocate_shared<Page>(PageAllocator<Page>(page_memory()), *pages_[p]);
       owned_[p] = 1;
       ++pages_cloned_;
     }
@@ -65,7 +97,7 @@ class PagedArray {
       if (std::memcmp(&(*this)[i], &fill, sizeof(T)) != 0) mut(i) = fill;
     }
     while (pages_.size() * kPageSize < n) {
-      auto page = std::make_shared<Page>();
+      auto page = std::allocate_shared<Page>(PageAllocator<Page>(page_memory()));
       for (auto& r : page->rows) r = fill;
       pages_.push_back(std::move(page));
       owned_.push_back(1);

@@ -9,7 +9,7 @@ namespace simcore::dp {
 FlowTable::FlowTable(size_t capacity, FlowTimeouts timeouts)
     : mask_(capacity - 1), timeouts_(timeouts) {
   SIMCORE_CHECK(valid_capacity(capacity));
-  entries_ = std::make_unique<Entry[]>(capacity);
+  entries_ = HugeArray<Entry>(capacity);
   for (size_t i = 0; i < capacity; ++i) entries_[i] = Entry{0, kEmpty, 0, 0, 0, 0, {}};
 }
 

@@ -8,9 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 
 #include "core/flow_memory.h"
+#include "dataplane/huge_memory.h"
 
 namespace simcore::dp {
 
@@ -72,7 +72,7 @@ class FlowTable {
   bool live(const Entry& e) const noexcept;
   static bool same(const Entry& e, const core::FlowKey& k) noexcept;
 
-  std::unique_ptr<Entry[]> entries_;
+  HugeArray<Entry> entries_;  // huge memory: probed at random
   size_t mask_;
   FlowTimeouts timeouts_;
   uint64_t now_ns_ = 0;

@@ -7,7 +7,7 @@ namespace simcore::dp {
 void ThingCounterTable::ensure(size_t slots) {
   const size_t pages = std::min((slots + kPageSlots - 1) / kPageSlots, kMaxPages);
   while (owned_.size() < pages) {
-    owned_.push_back(std::make_unique<ThingCounters[]>(kPageSlots));  // value-initialised: 0
+    owned_.emplace_back(kPageSlots);  // value-initialised: 0
     // Release: the zeroed page is visible before its pointer.
     pages_[owned_.size() - 1].store(owned_.back().get(), std::memory_order_release);
   }

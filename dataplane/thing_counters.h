@@ -17,6 +17,8 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/huge_memory.h"
+
 namespace simcore::dp {
 
 struct ThingCounters {
@@ -65,7 +67,7 @@ class ThingCounterTable {
 
  private:
   std::array<std::atomic<ThingCounters*>, kMaxPages> pages_{};
-  std::vector<std::unique_ptr<ThingCounters[]>> owned_;  // control thread only
+  std::vector<HugeArray<ThingCounters>> owned_;  // control thread only; huge memory: read at random
 };
 
 }  // namespace simcore::dp

@@ -8,6 +8,8 @@
 
 #include <mutex>
 
+#include "dataplane/huge_memory.h"
+
 namespace simcore::dp {
 namespace {
 
@@ -62,6 +64,8 @@ core::Status eal_init(const EalOptions& options) {
                        std::string("rte_eal_init failed: ") + rte_strerror(rte_errno));
   }
   s.ready = true;
+  // From here on this process is a data plane: the table pages it compiles are read per packet.
+  core::set_page_memory(huge_page_memory());
   if (!options.file_prefix.empty()) {
     // A private prefix leaves a runtime directory under /var/run/dpdk (or $XDG_RUNTIME_DIR)
     // named after it; EAL never removes it. Nothing else uses it once this process is gone.

@@ -33,7 +33,8 @@ std::vector<std::string> eal_arguments(const EalOptions& options);
 
 // Initialises EAL with `options`. A second call returns ok when the options are the same and
 // kFailedPrecondition otherwise. With a file prefix, the runtime directory it makes is removed
-// when the process exits normally. Fails with kUnavailable (and EAL's reason) when EAL refuses.
+// when the process exits normally. Once it succeeds, core's table pages come from huge memory
+// (dataplane/huge_memory.h). Fails with kUnavailable (and EAL's reason) when EAL refuses.
 // Main thread only.
 core::Status eal_init(const EalOptions& options);
 

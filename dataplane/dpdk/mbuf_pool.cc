@@ -10,25 +10,10 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "dataplane/huge_memory.h"
+
 namespace simcore::dp {
 namespace {
-
-constexpr size_t kPage = size_t{2} << 20;  // an x86-64 transparent huge page
-
-// Returns `bytes` (a multiple of kPage) of anonymous memory aligned on kPage and advised for
-// huge pages, or nullptr. THP maps only aligned 2 MiB extents, so the mapping is trimmed to one.
-void* map_huge(size_t bytes) noexcept {
-  void* raw = mmap(nullptr, bytes + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  const auto start = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (start + kPage - 1) & ~(kPage - 1);
-  if (aligned != start) munmap(raw, aligned - start);
-  munmap(reinterpret_cast<void*>(aligned + bytes), start + kPage - aligned);
-  // Fails where THP is off (enabled=never): the pool then works on 4 KiB pages, as before.
-  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
-  return reinterpret_cast<void*>(aligned);
-}
 
 // The mapping the pool's chunks share: rte_mempool_free frees the chunks one by one, and the
 // last one unmaps it all.
@@ -74,7 +59,7 @@ rte_mempool* create_packed_mbuf_pool(const std::string& name, unsigned n, unsign
 
   rte_mempool_objsz sz{};
   const size_t obj = rte_mempool_calc_obj_size(elt, mp->flags, &sz);
-  const size_t bytes = (size_t{n} * obj + kPage - 1) / kPage * kPage;
+  const size_t bytes = (size_t{n} * obj + kHugePage - 1) / kHugePage * kHugePage;
   auto* mem = static_cast<char*>(map_huge(bytes));
   if (mem == nullptr) return fail(ENOMEM);
   // The chunks take over the mapping only once all is well: until then it is ours to unmap.
