@@ -65,6 +65,8 @@ TEST_F(SimcoredFastPath, ServesTheApiAndForwardsOnPcapPorts) {
       << "dataplane:\n"
          "  workers: 1\n"
          "  flowsPerWorker: 4096\n"
+         // rte_acl and rte_fib6 on their AVX-512 paths where the CPU has them.
+         "  ealArgs: ['--force-max-simd-bitwidth=512']\n"
          "  access: {port: net_pcap_sa, devargs: 'rx_pcap="
       << (dir_ / "in_access.pcap").string() << ",tx_pcap=" << (dir_ / "out_access.pcap").string()
       << "', address: 192.0.2.1, prefixLength: 24}\n"
@@ -127,6 +129,19 @@ TEST_F(SimcoredFastPath, ServesTheApiAndForwardsOnPcapPorts) {
   EXPECT_EQ(gtp[0] >> 5, 2);                          // GTPv2
   EXPECT_EQ(gtp[1], 2);                               // Echo Response
   EXPECT_EQ(dp::load_be32(gtp + 4) >> 8, 0x000102u);  // the request's sequence number
+}
+
+// dataplane.ealArgs reach rte_eal_init: one it does not know stops simcored before it serves.
+TEST_F(SimcoredFastPath, AnEalArgumentEalRefusesStopsTheDaemonSayingSo) {
+  std::ofstream(dir_ / "simcored.yaml", std::ios::app)
+      << "dataplane:\n"
+         "  ealArgs: ['--no-such-eal-option']\n"
+         "  access: {port: net_null_ea, address: 192.0.2.1}\n"
+         "  core: {port: net_null_ec, address: 203.0.113.1}\n";
+  Daemon d(dir_);
+  EXPECT_EQ(d.start(), 0) << "simcored served with an EAL option EAL does not know";
+  EXPECT_EQ(d.stop(SIGTERM), 1);
+  EXPECT_NE(d.log_tail(20).find("rte_eal_init failed"), std::string::npos) << d.log_tail(20);
 }
 
 }  // namespace

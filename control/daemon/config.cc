@@ -140,16 +140,61 @@ void read_ike(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) 
   }
 }
 
+// Returns what already sets EAL option `arg` (a config key, or simcored itself), or nullptr
+// when the option may pass through: given twice, EAL would take one of them silently.
+const char* owned_eal_option(const std::string& arg) {
+  static const std::pair<const char*, const char*> kOwned[] = {
+      {"--lcores", "dataplane.lcores"},
+      {"-l", "dataplane.lcores"},
+      {"-c", "dataplane.lcores"},
+      {"-m", "dataplane.memoryMb"},
+      {"--socket-mem", "dataplane.memoryMb"},
+      {"--no-huge", "dataplane.hugepages"},
+      {"--no-pci", "dataplane.pci"},
+      {"--vdev", "dataplane.access/core.devargs"},
+      {"--no-shconf", "simcored itself"},
+      {"--file-prefix", "simcored itself"},
+  };
+  const std::string name = arg.substr(0, arg.find('='));
+  for (const auto& [option, key] : kOwned) {
+    // Short options take their value attached (-l0-3), long ones after '='.
+    const bool short_option = option[1] != '-';
+    if (short_option ? arg.rfind(option, 0) == 0 : name == option) return key;
+  }
+  return nullptr;
+}
+
+void read_eal_args(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& e) {
+  if (!n.IsSequence()) {
+    e.add("ealArgs", "a list of EAL options like --force-max-simd-bitwidth=512");
+    return;
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string where = "ealArgs[" + std::to_string(i) + "]";
+    if (!n[i].IsScalar()) {
+      e.add(where, "an EAL option (a string)");
+      continue;
+    }
+    const std::string arg = n[i].as<std::string>();
+    if (arg.size() < 2 || arg[0] != '-') {
+      e.add(where, "one EAL option per entry, starting with '-' (long options take '=value')");
+    } else if (const char* key = owned_eal_option(arg)) {
+      e.add(where, std::string("is set by ") + key);
+    } else {
+      d.eal_args.push_back(arg);
+    }
+  }
+}
+
 void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) {
   if (!n.IsMap()) {
     errs.add("dataplane", "must be a map");
     return;
   }
-  only_keys(
-      n, "dataplane",
-      {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "packedMbufs",
-       "flowsPerWorker", "access", "core", "ike"},
-      errs);
+  only_keys(n, "dataplane",
+            {"workers", "lcores", "memoryMb", "hugepages", "pci", "idleSleepMicros", "packedMbufs",
+             "flowsPerWorker", "ealArgs", "access", "core", "ike"},
+            errs);
   core::FieldErrors e;
   if (read(n, "workers", d.workers, e) && (d.workers < 1 || d.workers > 64)) {
     e.add("workers", "1 to 64");
@@ -165,6 +210,7 @@ void read_dataplane(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& 
        (d.flows_per_worker & (d.flows_per_worker - 1)) != 0)) {
     e.add("flowsPerWorker", "a power of two from 1024 to 67108864");
   }
+  if (const YAML::Node a = n["ealArgs"]) read_eal_args(a, d, e);
   if (core::Status st = e.status(); !st) {
     for (const core::FieldError& f : st.error().fields())
       errs.add("dataplane." + f.field, f.message);

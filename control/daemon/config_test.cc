@@ -40,6 +40,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
       "  idleSleepMicros: 0\n"
       "  packedMbufs: true\n"
       "  flowsPerWorker: 1048576\n"
+      "  ealArgs: ['--force-max-simd-bitwidth=512', '-n4', '--huge-dir=/mnt/huge']\n"
       "  access: {port: net_pcap0, devargs: 'rx_pcap=a.pcap,tx_pcap=b.pcap', address: 192.0.2.1,"
       " prefixLength: 24, gateway: 192.0.2.254, mtu: 1400,"
       " neighbours: [{address: 192.0.2.254, mac: '02:00:00:00:01:fe'}]}\n"
@@ -51,6 +52,8 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
   EXPECT_EQ(d.idle_sleep_us, 0u);
   EXPECT_TRUE(d.packed_mbufs);
   EXPECT_EQ(d.flows_per_worker, 1u << 20);
+  EXPECT_EQ(d.eal_args, (std::vector<std::string>{"--force-max-simd-bitwidth=512", "-n4",
+                                                  "--huge-dir=/mnt/huge"}));
   EXPECT_EQ(d.access.port, "net_pcap0");
   EXPECT_EQ(d.access.devargs, "rx_pcap=a.pcap,tx_pcap=b.pcap");
   EXPECT_EQ(d.access.address.value, 0xc0000201u);
@@ -66,6 +69,7 @@ TEST(Config, TheDataplaneSectionTurnsTheFastPathOn) {
   ASSERT_TRUE(plain.ok()) << plain.error().message();
   EXPECT_FALSE(plain->dataplane->packed_mbufs);  // the stock pool unless asked
   EXPECT_EQ(plain->dataplane->flows_per_worker, 65536u);
+  EXPECT_TRUE(plain->dataplane->eal_args.empty());
 }
 
 TEST(Config, TheIkeSectionTurnsCharonOn) {
@@ -128,6 +132,22 @@ TEST(Config, ErrorsNameTheKey) {
        "dataplane.flowsPerWorker"},
       {"dataplane: {access: {port: a, address: 1.2.3}, core: {port: c, address: 5.6.7.8}}\n",
        "dataplane.access.address"},
+      // EAL options: a list, one option per entry, none that simcored sets from its own keys.
+      {"dataplane: {ealArgs: --no-telemetry, access: {port: a, address: 1.2.3.4}, "
+       "core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.ealArgs"},
+      {"dataplane: {ealArgs: ['-n4', '--huge-dir', /mnt/huge], access: {port: a, "
+       "address: 1.2.3.4}, core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.ealArgs[2]"},
+      {"dataplane: {ealArgs: ['--lcores=0@0'], access: {port: a, address: 1.2.3.4}, "
+       "core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.ealArgs[0]: is set by dataplane.lcores"},
+      {"dataplane: {ealArgs: ['-n4', '-m1024'], access: {port: a, address: 1.2.3.4}, "
+       "core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.ealArgs[1]: is set by dataplane.memoryMb"},
+      {"dataplane: {ealArgs: ['--vdev=net_null0'], access: {port: a, address: 1.2.3.4}, "
+       "core: {port: c, address: 5.6.7.8}}\n",
+       "dataplane.ealArgs[0]"},
       {"dataplane: {access: {port: a, address: 1.2.3.4, mtu: 100}, core: {port: c, "
        "address: 5.6.7.8}}\n",
        "dataplane.access.mtu"},

@@ -24,6 +24,7 @@ core::Result<std::unique_ptr<FastPath>> FastPath::open(const DataplaneConfig& c)
   eal.memory_mb = c.memory_mb;
   eal.hugepages = c.hugepages;
   eal.pci = c.pci;
+  eal.extra = c.eal_args;
   // net_memif talks to its peer through EAL's multi-process socket, which --no-shconf turns
   // off: a private prefix keeps several simcored from colliding instead.
   for (const PortSection* p : {&c.access, &c.core}) {

@@ -27,7 +27,7 @@ in DIR (SQLite, created on the first start with the shipped defaults and a first
                   maxBodyBytes, maxConnections, tlsCertFile, tlsKeyFile, organization,
                   ratePlan {currency, feePerCycle, pricePerMb, pricePerSms},
                   smsValiditySeconds, dataplane {workers, lcores, memoryMb, hugepages, pci,
-                  idleSleepMicros, packedMbufs, flowsPerWorker, access/core {port, devargs, address, prefixLength, gateway,
+                  idleSleepMicros, packedMbufs, flowsPerWorker, ealArgs, access/core {port, devargs, address, prefixLength, gateway,
                   mtu, neighbours}, ike {port, nattPort, peerPort, logLevel, retransmitTries,
                   retransmitTimeoutSeconds, childRekeySeconds, retrySeconds, forceUdpEncap}}: present, simcored runs the
                   DPDK fast path on those ports, and with `ike` the embedded IKEv2 daemon)
