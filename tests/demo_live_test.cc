@@ -50,8 +50,11 @@ Demo run_demo(const std::string& name, const std::string& extra = "") {
   Demo d;
   d.out = fs::temp_directory_path() / ("simcore-demo-" + name + "-" + std::to_string(getpid()));
   fs::create_directories(d.out);
-  // A port of its own; the whole demo is bounded (simcored is stopped by the script's trap).
-  const std::string cmd = "SIMCORE_DEMO_PORT=" + std::to_string(20000 + getpid() % 20000) +
+  // A port of its own, below the kernel's ephemeral range (32768 up), where any outgoing
+  // connection may hold it: simcored once failed to bind 36402 ("Address already in use",
+  // 2026-11-29; what held it was not seen). The whole demo is bounded (simcored is stopped by
+  // the script's trap).
+  const std::string cmd = "SIMCORE_DEMO_PORT=" + std::to_string(20000 + getpid() % 12000) +
                           " timeout -k 5 240 " + (kSource / "scripts/demo").string() +
                           " --build " + kBuild.string() + " --out " + d.out.string() +
                           " --exit " + extra + " > " + (d.out / "demo.log").string() + " 2>&1";
