@@ -65,7 +65,7 @@ TEST_F(SimcoredFastPath, ServesTheApiAndForwardsOnPcapPorts) {
       << "dataplane:\n"
          "  workers: 1\n"
          "  flowsPerWorker: 4096\n"
-         // rte_acl and rte_fib6 on their AVX-512 paths where the CPU has them.
+         // EAL's SIMD width raised, as README "Measurements" ran the engine.
          "  ealArgs: ['--force-max-simd-bitwidth=512']\n"
          "  access: {port: net_pcap_sa, devargs: 'rx_pcap="
       << (dir_ / "in_access.pcap").string() << ",tx_pcap=" << (dir_ / "out_access.pcap").string()

@@ -141,7 +141,9 @@ void read_ike(const YAML::Node& n, DataplaneConfig& d, core::FieldErrors& errs) 
 }
 
 // Returns what already sets EAL option `arg` (a config key, or simcored itself), or nullptr
-// when the option may pass through: given twice, EAL would take one of them silently.
+// when the option may pass through: those dp::eal_arguments() builds from the dataplane keys,
+// their aliases, and the shared-config ones simcored chooses. Passed again, they would
+// contradict the key.
 const char* owned_eal_option(const std::string& arg) {
   static const std::pair<const char*, const char*> kOwned[] = {
       {"--lcores", "dataplane.lcores"},
