@@ -23,8 +23,10 @@ constexpr uint16_t kFragOffsetMask = 0x1fff;
 constexpr uint16_t kFlagMoreFragments = 0x2000;
 
 // Parses the IPv4 header at f[off] with `end` the first byte past what may belong to it (the
-// frame, or the G-PDU payload), then the L4 header.
-IpResult parse_ipv4(const uint8_t* f, uint32_t off, uint32_t end, Ipv4View& ip) noexcept {
+// frame, or the G-PDU payload), then the L4 header. Inlined into both callers: a call (and
+// its five saved registers) cost ~30 of its ~120 instructions (callgrind, 2026-11-29).
+[[gnu::always_inline]] inline IpResult parse_ipv4(const uint8_t* f, uint32_t off, uint32_t end,
+                                                  Ipv4View& ip) noexcept {
   if (end < off || end - off < kIpv4MinHeaderLen) return IpResult::kMalformed;
   const uint8_t* h = f + off;
   if ((h[0] >> 4) != 4) return IpResult::kMalformed;
@@ -43,7 +45,7 @@ IpResult parse_ipv4(const uint8_t* f, uint32_t off, uint32_t end, Ipv4View& ip) 
   ip.src = load_be32(h + 12);
   ip.dst = load_be32(h + 16);
   // A header whose checksum field is right sums to 0xffff (RFC 1071 4.1).
-  if (fold(ones_sum(h, hdr_len)) != 0xffff) return IpResult::kBadChecksum;
+  if (!ipv4_header_verifies(h, hdr_len)) return IpResult::kBadChecksum;
 
   const uint32_t l4 = off + hdr_len;
   const uint32_t l4_len = total - hdr_len;
