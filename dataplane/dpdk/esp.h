@@ -114,6 +114,7 @@ class EspSa {
   void* crypto_session_ = nullptr;
   uint8_t dev_ = 0;
   uint8_t iv_len_ = 0, icv_len_ = 0, block_ = 0;
+  uint32_t outer_sum_ = 0;  // outbound: ones_sum of the outer header template, unfolded
   EspUse use_[kEspMaxWorkers];
 };
 
