@@ -175,12 +175,17 @@ class Engine {
  private:
   struct Worker;
   explicit Engine(const EngineConfig& config);
+  // Where an arriving ESP frame's outer IPv4 packet is: offset and total length.
+  struct EspAt {
+    uint16_t off;
+    uint16_t len;
+  };
   // The ESP stage on one worker (engine.cc; encryption is in the worker loop, per window).
-  // Decrypts the ESP frames in[0, n) (n <= 128), one call per SA; writes the decrypted ones to
-  // out (Ethernet + inner IPv4, as if received on the core port) in arrival order and returns
-  // how many; the others are dropped and counted.
-  unsigned esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* in, unsigned n,
-                       rte_mbuf** out) noexcept;
+  // Decrypts the ESP frames in[0, n) (n <= 128; their outer packets at at[0, n)), one call
+  // per SA; writes the decrypted ones to out (Ethernet + inner IPv4, as if received on the
+  // core port) in arrival order and returns how many; the others are dropped and counted.
+  unsigned esp_decrypt(Worker& w, const Snapshot& snap, rte_mbuf* const* in, const EspAt* at,
+                       unsigned n, rte_mbuf** out) noexcept;
   static int worker_main(void* arg);
   void run(Worker& w);
 
