@@ -292,7 +292,7 @@ uint16_t EspSa::encrypt(rte_mbuf* mb[], uint16_t n, unsigned worker, uint64_t no
         ip[9] = kProtoUdp;
       }
     }
-    // The header is our template (outer_) but for what rte_ipsec wrote, the ID, and the total
+    // The header is the SA's template but for what rte_ipsec wrote, the ID, and the total
     // length set here: its checksum is the template's sum plus those two. Summed from the
     // header just written, its word loads waited on the narrower stores that wrote it.
     const uint16_t total = static_cast<uint16_t>(m->pkt_len);
