@@ -11,25 +11,44 @@
 
 namespace simcore::dp {
 
+namespace checksum_detail {
+
+// One 32-bit word at p in the machine's own order (any alignment).
+inline uint64_t word32(const uint8_t* p) noexcept {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+// The five words of a 20-byte IPv4 header, one load each: a 20-byte memcpy into an array
+// became a vector store and five reloads (perf put ~30% of EspSa::encrypt's own samples on
+// them when it summed its outer header so, 2026-11-29).
+inline uint64_t header20(const uint8_t* p) noexcept {
+  return word32(p) + word32(p + 4) + word32(p + 8) + word32(p + 12) + word32(p + 16);
+}
+
+// `acc`, a sum of fewer than 2^32 words, folded to 32 bits with its end-around carries.
+inline uint32_t fold64(uint64_t acc) noexcept {
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  return static_cast<uint32_t>(acc);
+}
+
+}  // namespace checksum_detail
+
 // Returns the one's-complement sum of `len` bytes (big-endian words, an odd byte padded with
 // zero) added to `sum`, not folded and not complemented. The bytes are summed as the machine's
 // own 32-bit words and the folded result swapped once (RFC 1071 §2(B): the sum does not depend
-// on byte order): five loads for an IPv4 header instead of ten 16-bit steps. A 20-byte
-// header (no options: nearly every packet, twice per G-PDU) is summed without the loop, which
-// cost ~25 instructions of loop control a call (callgrind on engine_bench, 2026-11-29).
+// on byte order): five loads for an IPv4 header instead of ten 16-bit steps. A 20-byte header
+// (the headers the data plane builds) is summed without the loop, which cost ~25 instructions
+// of loop control a call (callgrind on engine_bench, 2026-11-29).
 inline uint32_t ones_sum(const uint8_t* p, size_t len, uint32_t sum = 0) noexcept {
   uint64_t acc = 0;
   if (len == 20) {
-    uint32_t w[5];
-    std::memcpy(w, p, sizeof w);
-    acc = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+    acc = checksum_detail::header20(p);
     len = 0;
   }
-  for (; len >= 4; p += 4, len -= 4) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    acc += w;
-  }
+  for (; len >= 4; p += 4, len -= 4) acc += checksum_detail::word32(p);
   if (len >= 2) {
     uint16_t w;
     std::memcpy(&w, p, 2);
@@ -38,9 +57,7 @@ inline uint32_t ones_sum(const uint8_t* p, size_t len, uint32_t sum = 0) noexcep
     len -= 2;
   }
   if (len) acc += p[0];  // the byte that comes first in its 16-bit word
-  acc = (acc & 0xffffffff) + (acc >> 32);
-  acc = (acc & 0xffffffff) + (acc >> 32);
-  uint32_t s32 = static_cast<uint32_t>(acc);
+  uint32_t s32 = checksum_detail::fold64(acc);
   s32 = (s32 & 0xffff) + (s32 >> 16);
   s32 = (s32 & 0xffff) + (s32 >> 16);
   if constexpr (std::endian::native == std::endian::little) {
@@ -56,19 +73,11 @@ inline uint32_t ones_sum(const uint8_t* p, size_t len, uint32_t sum = 0) noexcep
 // runs twice per G-PDU; through ones_sum and fold it cost ~40 instructions a header, not
 // inlined (callgrind on pipeline_bench, 2026-11-29).
 inline bool ipv4_header_verifies(const uint8_t* h, size_t hdr_len) noexcept {
-  // One load per word: a 20-byte memcpy into an array became a vector store and reloads.
-  auto word = [h](size_t i) {
-    uint32_t w;
-    std::memcpy(&w, h + 4 * i, 4);
-    return uint64_t{w};
-  };
-  uint64_t acc = word(0) + word(1) + word(2) + word(3) + word(4);
+  uint64_t acc = checksum_detail::header20(h);
   if (hdr_len > 20) {  // options: rare
-    for (size_t i = 5; i < hdr_len / 4 && i < 15; ++i) acc += word(i);
+    for (size_t i = 20; i < hdr_len && i < 60; i += 4) acc += checksum_detail::word32(h + i);
   }
-  acc = (acc & 0xffffffff) + (acc >> 32);  // at most 15 words: fits 36 bits, then 33, then 32
-  acc = (acc & 0xffffffff) + (acc >> 32);
-  const uint32_t s = static_cast<uint32_t>(acc);
+  const uint32_t s = checksum_detail::fold64(acc);
   return ((s + std::rotr(s, 16)) >> 16) == 0xffff;
 }
 
