@@ -14,10 +14,14 @@ fi
 rounds=$1
 shift
 
+# Each run prints its pipeline cycles and, in brackets, line_rt: a cache line's round trip
+# between the two CPUs in that run. It swings ~8x on these VMs (where the host runs the vCPUs)
+# and the cycles with it, so only rounds at like line_rt compare.
 cycles() {  # cycles <binary> <case>
   "$1" --benchmark_filter="^BM_$2/real_time\$" --benchmark_min_time=0.5 \
     --benchmark_format=json 2>/dev/null |
-    awk -F'[:,]' '/"pipeline_cycles"/ { printf "%.0f\n", $2; exit }'
+    awk -F'[:,]' '/"pipeline_cycles"/ { c = $2 } /"line_rt"/ { r = $2 }
+                  END { printf "%.0f (rt %.0f)\n", c, r }'
 }
 
 for c in "$@"; do

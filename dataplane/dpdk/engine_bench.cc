@@ -15,7 +15,10 @@
 // SIMCORE_PACKED_MBUFS=1 (without hugepages) runs the engine on packed mbufs (mbuf_pool.h).
 // The generator shares the machine: if it, not the worker, is the bottleneck, both loops are
 // held to its rate and vs_bare reads high; `gen_idle` (the fraction of generator polls that
-// found nothing to recycle) near 0 says the generator was the limit.
+// found nothing to recycle) near 0 says the generator was the limit. `line_rt` is a cache
+// line's round trip between the two CPUs just before and after the run (line_probe.h): every
+// frame crosses between them, and on this VM it takes ~130 TSC cycles in some minutes and
+// ~1,000 in others (the host decides where the vCPUs run); compare runs only at like values.
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -37,6 +40,7 @@
 #include "core/check.h"
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/engine.h"
+#include "dataplane/dpdk/line_probe.h"
 #include "dataplane/testing/traffic.h"
 
 namespace simcore::dp {
@@ -216,6 +220,7 @@ void run(benchmark::State& state, Port in, Load load, uint32_t remotes = 256) {
 
   BareLoop loop;
   const unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+  const double line_before = line_round_trip(lcore);
   if (bare) {
     loop.in = engine->port(in).id();
     loop.out = engine->port(in == Port::kAccess ? Port::kCore : Port::kAccess).id();
@@ -263,6 +268,7 @@ void run(benchmark::State& state, Port in, Load load, uint32_t remotes = 256) {
     // Every frame must have been sent, or the rate is not the pipeline's.
     SIMCORE_CHECK(total.tx[0] + total.tx[1] == total.rx[0] + total.rx[1]);
   }
+  const double line_rt = (line_before + line_round_trip(lcore)) / 2;
   const double mpps = static_cast<double>(packets) / seconds / 1e6;
   state.SetItemsProcessed(static_cast<int64_t>(packets));
   state.counters["Mpps"] = mpps;
@@ -272,6 +278,7 @@ void run(benchmark::State& state, Port in, Load load, uint32_t remotes = 256) {
   if (load != Load::kBare) state.counters["pipeline_cycles"] = pipeline_cycles;
   state.counters["sessions"] = static_cast<double>(t.sessions);
   state.counters["gen_idle"] = static_cast<double>(idle_polls) / static_cast<double>(polls);
+  state.counters["line_rt"] = line_rt;
   const auto key = std::make_pair(static_cast<int>(in), inner);
   if (load == Load::kBare) {
     bare_mpps()[key] = mpps;
