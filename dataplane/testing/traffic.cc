@@ -15,7 +15,7 @@ Traffic forwarding_traffic(const TrafficOptions& options, const PortConfig& port
   SIMCORE_CHECK(options.remotes >= 1 && options.remotes <= (1u << 24));
   Traffic out;
   ::simcore::testing::ModelGenOptions o;
-  o.seed = 42;
+  o.seed = options.seed;
   o.things = options.things;
   o.networks = 3;
   o.pools_per_network = 1;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -16,6 +17,7 @@
 namespace simcore::dp::testing {
 
 struct TrafficOptions {
+  uint64_t seed = 42;        // the random account's
   size_t things = 1600;      // about 63% end up ACTIVE and attached (see `sessions`)
   size_t distinct = 4096;    // frames per direction
   size_t inner_bytes = 64;   // inner IPv4 packet size (IPv4 + UDP + payload), ≥ 28
