@@ -11,6 +11,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_pause.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdint>
@@ -25,11 +26,17 @@ struct Probe {
   uint64_t deadline = 0;  // TSC: neither side waits past it
 };
 
-// Spins until `line` holds `want`; false past the deadline. The clock is read once every 1024
-// spins: rdtsc is slow under a hypervisor and would be part of what is measured.
+// Spins until `line` holds `want`; false past the deadline. Every 1024 spins (tens of
+// thousands of cycles, far beyond any round trip between two running CPUs) it reads the clock
+// and yields the CPU: rdtsc is slow under a hypervisor and would be part of what is measured,
+// and when the two lcores share a CPU (a loaded test machine), the other side can only answer
+// once this one lets it run.
 inline bool await(const Probe& p, uint64_t want) noexcept {
   for (unsigned spins = 0; p.line.load(std::memory_order_acquire) != want; ++spins) {
-    if ((spins & 1023) == 1023 && rte_rdtsc() > p.deadline) return false;
+    if ((spins & 1023) == 1023) {
+      if (rte_rdtsc() > p.deadline) return false;
+      sched_yield();
+    }
     rte_pause();
   }
   return true;
