@@ -64,9 +64,9 @@ const testing::Traffic& traffic_of(size_t things, size_t inner_bytes, size_t rul
     o.inner_bytes = inner_bytes;
     o.rules = rules;
     o.profiles = rules > 1000 ? 4 : 100;
-    // The account's Things are in 6 groups, so 6 profiles decide every packet. With seed 42
-    // and 10-rule chains the policy passed no frame either way in 50M tries (so none could be
-    // drawn); seeds 43 to 48 each gave all 65,536 both ways.
+    // The account's Things are in 6 groups, so at most 6 profiles decide every packet. With
+    // seed 42 and 10-rule chains the policy passed no frame either way in 50M tries at 1k
+    // Things (so none could be drawn); seeds 43 to 48 each gave all 65,536 both ways there.
     if (rules == 10) o.seed = 43;
     // As many distinct frames as fast_lookup_bench's packets: the sessions they touch must not
     // all fit in the caches, or 100k and 1M sessions measure as 4k.

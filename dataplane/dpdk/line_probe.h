@@ -62,8 +62,9 @@ inline double line_round_trip(unsigned lcore, uint64_t rounds = 20000) noexcept 
   Probe p;
   p.rounds = rounds;
   p.deadline = rte_rdtsc() + rte_get_tsc_hz();
-  if (rounds == 0 || lcore >= RTE_MAX_LCORE || lcore == rte_lcore_id() ||
-      !rte_lcore_is_enabled(lcore) || rte_eal_remote_launch(echo, &p, lcore) != 0) {
+  // rte_lcore_is_enabled is false for ids past RTE_MAX_LCORE as well.
+  if (rounds == 0 || lcore == rte_lcore_id() || !rte_lcore_is_enabled(lcore) ||
+      rte_eal_remote_launch(echo, &p, lcore) != 0) {
     return 0;
   }
   const uint64_t start = rte_rdtsc();
