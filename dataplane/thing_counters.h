@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/prefetch.h"
 #include "dataplane/huge_memory.h"
 
 namespace simcore::dp {
@@ -50,16 +51,12 @@ class ThingCounterTable {
     return page == nullptr ? nullptr : page + slot % kPageSlots;
   }
   // Starts loading `slot`'s counters into the cache (the owning worker, a few packets before it
-  // counts them: at 100k Things they are a cache miss). Both ends: 40-byte records straddle
-  // a line boundary at half the slots, and the downlink pair (bytes 16-31) lies wholly or
-  // partly in the second line at 3 slots of 8, which one prefetch of the first byte missed.
+  // counts them: at 100k Things they are a cache miss), the whole record: at 3 slots of 8 the
+  // downlink pair lies wholly or partly in its second line.
   void prefetch(uint32_t slot) const noexcept {
     if (slot >= kCapacity) return;
     const ThingCounters* page = pages_[slot / kPageSlots].load(std::memory_order_acquire);
-    if (page == nullptr) return;
-    const auto* c = reinterpret_cast<const char*>(page + slot % kPageSlots);
-    __builtin_prefetch(c, 1);
-    __builtin_prefetch(c + sizeof(ThingCounters) - 1, 1);
+    if (page != nullptr) core::prefetch_record(page + slot % kPageSlots);
   }
   // Returns a copy of `slot`'s counters (zeros when unpaged). Any thread.
   ThingCounters read(uint32_t slot) const noexcept;

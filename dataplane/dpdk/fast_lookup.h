@@ -213,14 +213,10 @@ uint16_t fast_lookup_burst(const FastTables& ft, const core::PacketDesc* pkts, u
   }
   ft.find_teid_bulk(up_keys, up_n, up_slots);
   ft.find_ue_bulk(down_keys, down_n, down_slots);
-  // Each packet's session row is read next: start all the burst's loads at once. Both ends of
-  // the row: 24-byte rows straddle a line at 2 slots of 8, and there the profile and flags
-  // every packet reads lie in the second line.
+  // Each packet's session row is read next: start all the burst's loads at once, the whole row
+  // (where it straddles a line, the profile and flags every packet reads are in the second).
   auto prefetch_row = [&](uint32_t slot) {
-    if (slot == FastTables::kNotFound) return;
-    const auto* row = reinterpret_cast<const char*>(&t.sessions[slot]);
-    core::prefetch_read(row);
-    core::prefetch_read(row + sizeof(core::SessionRow) - 1);
+    if (slot != FastTables::kNotFound) core::prefetch_record(&t.sessions[slot]);
   };
   for (uint16_t i = 0; i < up_n; ++i) prefetch_row(up_slots[i]);
   for (uint16_t i = 0; i < down_n; ++i) prefetch_row(down_slots[i]);
