@@ -239,15 +239,12 @@ void FastTables::build_tunnels() {
             });
 }
 
-bool FastTables::inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept {
+std::span<const core::Cidr> FastTables::tunnel_selectors(uint32_t tunnel_id) const noexcept {
   auto it = std::lower_bound(
       tunnels_.begin(), tunnels_.end(), tunnel_id,
       [](const TunnelSelectors& t, uint32_t id) { return t.tunnel_id < id; });
-  if (it == tunnels_.end() || it->tunnel_id != tunnel_id) return false;
-  for (uint32_t i = it->first; i < it->first + it->count; ++i) {
-    if (selectors_[i].contains(core::Ipv4{src})) return true;
-  }
-  return false;
+  if (it == tunnels_.end() || it->tunnel_id != tunnel_id) return {};
+  return std::span<const core::Cidr>(selectors_).subspan(it->first, it->count);
 }
 
 void KeyFilter::build(const std::vector<uint64_t>& keys) {

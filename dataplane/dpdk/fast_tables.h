@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -143,10 +144,21 @@ class FastTables {
   bool in_pool_of(uint32_t dst, core::NetworkIndex n) const noexcept;
   // Returns the route of network `n` for `dst` (host order), or nullptr (INTERNET, the default).
   const core::RouteRow* find_route(core::NetworkIndex n, uint32_t dst) const noexcept;
-  // Returns whether `src` (host order) lies in a remote subnet (SPD row) of the tunnel with id
-  // `tunnel_id`: RFC 4301 §5.2's check on a packet the tunnel's SA decrypted. A binary search
-  // for the tunnel, then its own subnets only.
-  bool inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept;
+  // Returns the remote subnets (SPD rows) of the tunnel with id `tunnel_id`, none for an
+  // unknown tunnel: a binary search for the tunnel. The engine looks them up once for all the
+  // packets one SA decrypted.
+  std::span<const core::Cidr> tunnel_selectors(uint32_t tunnel_id) const noexcept;
+  // Returns whether `src` (host order) lies in one of `selectors`: RFC 4301 §5.2's check on a
+  // packet the tunnel's SA decrypted.
+  static bool inside(std::span<const core::Cidr> selectors, uint32_t src) noexcept {
+    for (const core::Cidr& c : selectors) {
+      if (c.contains(core::Ipv4{src})) return true;
+    }
+    return false;
+  }
+  bool inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept {
+    return inside(tunnel_selectors(tunnel_id), src);
+  }
   // Returns the index of the first matching rule of the chain, or -1. Host-order arguments.
   int lookup_chain(core::ProfileIndex profile, bool inbound, uint8_t proto, uint32_t remote,
                    uint16_t remote_port, uint16_t local_port) const noexcept;
