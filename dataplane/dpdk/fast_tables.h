@@ -156,9 +156,6 @@ class FastTables {
     }
     return false;
   }
-  bool inside_tunnel(uint32_t tunnel_id, uint32_t src) const noexcept {
-    return inside(tunnel_selectors(tunnel_id), src);
-  }
   // Returns the index of the first matching rule of the chain, or -1. Host-order arguments.
   int lookup_chain(core::ProfileIndex profile, bool inbound, uint8_t proto, uint32_t remote,
                    uint16_t remote_port, uint16_t local_port) const noexcept;
@@ -208,7 +205,7 @@ class FastTables {
   rte_fib6* routes_fib_ = nullptr;  // routes_'s; nullptr when every network scans
   std::vector<FastNetwork> networks_;
   std::vector<FastProfile> profiles_;  // by ProfileIndex
-  // Each tunnel's remote subnets, for inside_tunnel: the tunnels sorted by id, each naming
+  // Each tunnel's remote subnets, for tunnel_selectors: the tunnels sorted by id, each naming
   // its run of selectors.
   struct TunnelSelectors {
     uint32_t tunnel_id;
